@@ -1,0 +1,134 @@
+//! Incidents per (topic, detector): open at the first anomalous window, resolve at the
+//! first normal one, one notification each.
+
+use chrono::{DateTime, Utc};
+
+use super::Verdict;
+use crate::model::{Alert, AlertStatus, WindowCount};
+use crate::time::format_rfc3339;
+
+/// The open incident of one (topic, detector), if any. Small and serialisable by its
+/// owner (the alerter persists it) through [`IncidentTracker::open_since`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncidentTracker {
+    open: Option<Open>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Open {
+    id: String,
+    started_at: DateTime<Utc>,
+}
+
+impl IncidentTracker {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Restore an incident that was open when the process stopped.
+    pub fn resume(id: String, started_at: DateTime<Utc>) -> Self {
+        Self {
+            open: Some(Open { id, started_at }),
+        }
+    }
+
+    /// The open incident's id and start, if one is open.
+    pub fn open_since(&self) -> Option<(&str, DateTime<Utc>)> {
+        self.open.as_ref().map(|o| (o.id.as_str(), o.started_at))
+    }
+
+    /// Feed one window's verdict; returns the alert to send, if the incident changed.
+    pub fn observe(&mut self, detector: &str, window: &WindowCount, v: Verdict) -> Option<Alert> {
+        let (status, id, started_at) = match (&self.open, v.anomalous) {
+            (None, true) => {
+                let id = incident_id(&window.topic, detector, &window.window_start);
+                self.open = Some(Open {
+                    id: id.clone(),
+                    started_at: window.window_start,
+                });
+                (AlertStatus::Firing, id, window.window_start)
+            }
+            (Some(_), false) => {
+                let open = self.open.take()?;
+                (AlertStatus::Resolved, open.id, open.started_at)
+            }
+            _ => return None,
+        };
+        Some(Alert {
+            id,
+            topic: window.topic.clone(),
+            detector: detector.to_owned(),
+            status,
+            window_start: window.window_start,
+            window_end: window.window_end,
+            count: window.count,
+            expected: v.expected,
+            score: v.score,
+            started_at,
+            samples: window.samples.clone(),
+        })
+    }
+}
+
+/// Stable and readable: the same incident always gets the same id, across restarts and
+/// between `viral backtest` and the live alerter.
+pub fn incident_id(topic: &str, detector: &str, started_at: &DateTime<Utc>) -> String {
+    format!("{topic}:{detector}:{}", format_rfc3339(started_at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::{Detector, ThresholdDetector};
+    use crate::time::from_millis;
+
+    fn window(i: i64, count: u64) -> WindowCount {
+        WindowCount {
+            topic: "t".into(),
+            window_start: from_millis(i * 60_000),
+            window_end: from_millis((i + 1) * 60_000),
+            count,
+            samples: vec![],
+        }
+    }
+
+    #[test]
+    fn one_firing_and_one_resolved_per_episode() {
+        let mut d = ThresholdDetector::new("threshold", 10);
+        let mut inc = IncidentTracker::new();
+        let counts = [1, 10, 50, 12, 3, 2, 11, 0];
+        let alerts: Vec<Alert> = counts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &c)| {
+                let w = window(i as i64, c);
+                let v = d.observe(&w);
+                inc.observe(d.name(), &w, v)
+            })
+            .collect();
+        let got: Vec<(AlertStatus, u64)> = alerts.iter().map(|a| (a.status, a.count)).collect();
+        use AlertStatus::*;
+        assert_eq!(
+            got,
+            [(Firing, 10), (Resolved, 3), (Firing, 11), (Resolved, 0)]
+        );
+        assert_eq!(alerts[0].id, alerts[1].id);
+        assert_ne!(alerts[0].id, alerts[2].id);
+        assert_eq!(alerts[1].started_at, from_millis(60_000));
+        assert_eq!(alerts[0].id, "t:threshold:1970-01-01T00:01:00Z");
+        assert_eq!(alerts[0].score, 1.0);
+    }
+
+    #[test]
+    fn resumed_incident_resolves_with_its_id() {
+        let mut inc = IncidentTracker::resume("x".into(), from_millis(0));
+        let v = Verdict {
+            anomalous: false,
+            score: 0.1,
+            expected: None,
+        };
+        let a = inc.observe("d", &window(5, 1), v).unwrap();
+        assert_eq!((a.id.as_str(), a.status), ("x", AlertStatus::Resolved));
+        assert!(inc.open_since().is_none());
+    }
+}

@@ -1,0 +1,26 @@
+//! The pure domain of viral: everything that decides *what* is counted and *when* an owner
+//! is told, with no async and no I/O, so that `viral replay`, `viral backtest`, the
+//! standalone mode and the three services give identical answers on identical input.
+//!
+//! # Layout
+//!
+//! The modules follow the data path:
+//!
+//! - [`model`]: the messages that cross the bus and land in the store (`Post`, `Mention`,
+//!   `WindowCount`, `Alert`), with their serde shapes pinned by DESIGN.md and `schemas/`.
+//! - [`time`]: millisecond timestamps, RFC 3339 parsing and printing, event-time rule.
+//! - [`matcher`]: decides which tracked topics a post mentions (NFKC, lower-case, word runs).
+//! - [`window`]: the incremental windowing engine: feed one mention, get closed windows back.
+//! - [`detect`]: detectors (is this window abnormal?) and incidents (one `firing`, one
+//!   `resolved` per episode).
+
+pub mod detect;
+pub mod matcher;
+pub mod model;
+pub mod time;
+pub mod window;
+
+pub use detect::{Detector, IncidentTracker, ThresholdDetector, Verdict};
+pub use matcher::{TopicMatcher, TopicSpec};
+pub use model::{Alert, AlertStatus, Mention, Post, Sample, WindowCount};
+pub use window::{Outcome, WindowEngine, WindowSpec, WindowStats};

@@ -1,0 +1,225 @@
+//! Topic matching, the same code in the producer and in `viral replay` (DESIGN.md).
+//!
+//! Text and terms are normalised with Unicode NFKC, lower-cased, and split into words
+//! (maximal runs of `char::is_alphanumeric`). A term matches when its words occur as a
+//! contiguous run of the text's words.
+//!
+//! Implementation: both sides are rewritten to a canonical form in which every word is
+//! surrounded by single spaces (`" ocean spray "`), so "contiguous run of words" becomes
+//! "substring", and one Aho-Corasick automaton finds every term of every topic in a single
+//! pass over the text. ASCII text (most of it) skips NFKC and Unicode lower-casing, which
+//! are the identity and ASCII lower-casing there.
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use thiserror::Error;
+use unicode_normalization::UnicodeNormalization;
+
+/// A tracked topic: its name and the terms that mention it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicSpec {
+    pub name: String,
+    pub terms: Vec<String>,
+}
+
+/// Why a set of topics cannot be matched.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum MatcherError {
+    #[error("topic {topic:?}: term {term:?} contains no letters or digits, so it can never match")]
+    EmptyTerm { topic: String, term: String },
+    #[error("topic {topic:?} has no terms")]
+    NoTerms { topic: String },
+    #[error("cannot build the matcher: {0}")]
+    Build(String),
+}
+
+/// Index of a topic in the order the topics were given.
+pub type TopicId = usize;
+
+/// Finds the topics a text mentions.
+#[derive(Debug, Clone)]
+pub struct TopicMatcher {
+    names: Vec<String>,
+    /// Pattern index → topic index.
+    pattern_topic: Vec<TopicId>,
+    automaton: Option<AhoCorasick>,
+}
+
+impl TopicMatcher {
+    pub fn new(topics: &[TopicSpec]) -> Result<Self, MatcherError> {
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut pattern_topic = Vec::new();
+        for (i, topic) in topics.iter().enumerate() {
+            if topic.terms.is_empty() {
+                return Err(MatcherError::NoTerms {
+                    topic: topic.name.clone(),
+                });
+            }
+            for term in &topic.terms {
+                let mut canon = Vec::new();
+                normalize_into(term, &mut canon);
+                if canon.len() <= 1 {
+                    return Err(MatcherError::EmptyTerm {
+                        topic: topic.name.clone(),
+                        term: term.clone(),
+                    });
+                }
+                patterns.push(canon);
+                pattern_topic.push(i);
+            }
+        }
+        let automaton = if patterns.is_empty() {
+            None
+        } else {
+            Some(
+                AhoCorasick::builder()
+                    .match_kind(MatchKind::Standard)
+                    .build(&patterns)
+                    .map_err(|e| MatcherError::Build(e.to_string()))?,
+            )
+        };
+        Ok(Self {
+            names: topics.iter().map(|t| t.name.clone()).collect(),
+            pattern_topic,
+            automaton,
+        })
+    }
+
+    /// Topic names, indexed by [`TopicId`].
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
+    pub fn name(&self, id: TopicId) -> &str {
+        &self.names[id]
+    }
+
+    /// Appends the ids of the topics `text` mentions to `out`, each once, in topic order.
+    /// `scratch` is reused between calls to avoid an allocation per post.
+    pub fn find_into(&self, text: &str, scratch: &mut Vec<u8>, out: &mut Vec<TopicId>) {
+        let Some(ac) = &self.automaton else { return };
+        normalize_into(text, scratch);
+        let first = out.len();
+        for m in ac.find_overlapping_iter(scratch.as_slice()) {
+            let topic = self.pattern_topic[m.pattern().as_usize()];
+            if !out[first..].contains(&topic) {
+                out.push(topic);
+            }
+        }
+        out[first..].sort_unstable();
+    }
+
+    /// Convenience form of [`find_into`](Self::find_into) returning topic names.
+    pub fn find(&self, text: &str) -> Vec<&str> {
+        let (mut scratch, mut ids) = (Vec::new(), Vec::new());
+        self.find_into(text, &mut scratch, &mut ids);
+        ids.into_iter().map(|i| self.name(i)).collect()
+    }
+}
+
+/// Writes the canonical form of `text` into `out`: its words, NFKC-normalised and
+/// lower-cased, each followed by one space, after a leading space (`" a b "`).
+/// A text without words becomes `" "`.
+pub fn normalize_into(text: &str, out: &mut Vec<u8>) {
+    out.clear();
+    out.push(b' ');
+    if text.is_ascii() {
+        for &b in text.as_bytes() {
+            if b.is_ascii_alphanumeric() {
+                out.push(b.to_ascii_lowercase());
+            } else if out.last() != Some(&b' ') {
+                out.push(b' ');
+            }
+        }
+    } else {
+        let nfkc: String = text.nfkc().collect();
+        let mut buf = [0u8; 4];
+        for c in nfkc.to_lowercase().chars() {
+            if c.is_alphanumeric() {
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            } else if out.last() != Some(&b' ') {
+                out.push(b' ');
+            }
+        }
+    }
+    if out.last() != Some(&b' ') {
+        out.push(b' ');
+    }
+}
+
+/// The words of `text` under the matching rule (for tests and tools).
+pub fn words(text: &str) -> Vec<String> {
+    let mut buf = Vec::new();
+    normalize_into(text, &mut buf);
+    String::from_utf8_lossy(&buf)
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn matcher(topics: &[(&str, &[&str])]) -> TopicMatcher {
+        TopicMatcher::new(
+            &topics
+                .iter()
+                .map(|(n, t)| TopicSpec {
+                    name: n.to_string(),
+                    terms: t.iter().map(|s| s.to_string()).collect(),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn design_examples() {
+        let one = matcher(&[("one", &["oceanspray"])]);
+        let two = matcher(&[("two", &["ocean spray"])]);
+        assert_eq!(one.find("I love #OceanSpray"), ["one"]);
+        assert!(two.find("I love #OceanSpray").is_empty());
+        assert_eq!(two.find("Ocean-Spray!"), ["two"]);
+        assert!(one.find("Ocean-Spray!").is_empty());
+    }
+
+    #[test]
+    fn words_must_be_whole() {
+        let m = matcher(&[("t", &["spray"])]);
+        assert!(m.find("sprays and hairspray").is_empty());
+        assert_eq!(m.find("spray"), ["t"]);
+        assert_eq!(m.find("@spray_"), ["t"]);
+    }
+
+    #[test]
+    fn several_topics_each_once_in_topic_order() {
+        let m = matcher(&[("b", &["ocean", "spray"]), ("a", &["ocean spray"])]);
+        assert_eq!(m.find("ocean spray ocean spray"), ["b", "a"]);
+    }
+
+    #[test]
+    fn unicode_nfkc_and_lowercase() {
+        let m = matcher(&[("cafe", &["Café Ｄｅｌ"])]);
+        // Full-width letters fold to ASCII under NFKC; decomposed é recomposes.
+        assert_eq!(m.find("CAFE\u{301} del mar"), ["cafe"]);
+        assert_eq!(words("Ｃａｆé—Ｄｅｌ🙂x"), ["café", "del", "x"]);
+    }
+
+    #[test]
+    fn separators_are_everything_but_alphanumerics() {
+        assert_eq!(words("#a_b@c d…e  f"), ["a", "b", "c", "d", "e", "f"]);
+        assert_eq!(words("ünïcode ΣΑΣ 42"), ["ünïcode", "σας", "42"]);
+        assert!(words("  !!! ").is_empty());
+    }
+
+    #[test]
+    fn bad_terms_are_rejected() {
+        let err = TopicMatcher::new(&[TopicSpec {
+            name: "x".into(),
+            terms: vec!["#!".into()],
+        }])
+        .unwrap_err();
+        assert!(matches!(err, MatcherError::EmptyTerm { .. }));
+    }
+}

@@ -1,0 +1,288 @@
+//! The windowing engine: DESIGN.md's three steps per mention, done incrementally.
+//!
+//! Per topic it keeps `next_start` (every window before it has been emitted) and one slot
+//! per open window from there on. All topics share one grid of window ends, so closing is a
+//! walk over those ends up to the watermark; `next_close` caches the earliest pending end
+//! so that a mention which closes nothing costs O(1) here.
+//!
+//! De-duplication keys are 128-bit XXH3 hashes of post ids: fixed-size, no allocation per
+//! mention, and a collision between two distinct ids of one window has a probability of
+//! about n²/2¹²⁹ — far below any hardware error rate at any window size we will see.
+
+use std::collections::VecDeque;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::WindowSpec;
+use crate::model::{Sample, WindowCount};
+use crate::time::{from_millis, Millis};
+
+/// One mention as the engine needs it, borrowed so callers need not allocate.
+#[derive(Debug, Clone, Copy)]
+pub struct MentionRef<'a> {
+    pub topic: &'a str,
+    pub id: &'a str,
+    /// Event time (see [`crate::time::event_time`]).
+    pub event_time: Millis,
+    /// Kept only while the window has fewer than `sample_limit` samples.
+    pub text: &'a str,
+    pub url: Option<&'a str>,
+}
+
+/// What happened to one mention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Counted in at least one window.
+    Counted,
+    /// Had open windows, but its (topic, id) was already counted in all of them.
+    Duplicate,
+    /// Every window containing it had already closed: dropped.
+    Late,
+}
+
+/// Running totals, for summaries and metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct WindowStats {
+    pub mentions: u64,
+    pub counted: u64,
+    pub duplicates: u64,
+    pub late: u64,
+    /// Windows emitted (closed), zero-count ones included.
+    pub windows: u64,
+}
+
+#[derive(Default)]
+struct Slot {
+    count: u64,
+    seen: FxHashSet<u128>,
+    samples: Vec<Sample>,
+}
+
+struct TopicWindows {
+    name: String,
+    /// Start of the first window not yet emitted; `slots[i]` is the window at
+    /// `next_start + i * hop`. Windows past the end of `slots` are empty.
+    next_start: Millis,
+    slots: VecDeque<Slot>,
+}
+
+/// Spare slots kept for reuse; big de-duplication sets are freed instead, so the pool never
+/// holds more than this many small ones.
+const POOL_MAX: usize = 4096;
+const POOL_SET_CAPACITY_MAX: usize = 1024;
+
+/// Incremental windowing over one stream (one input file, or one Kafka partition).
+pub struct WindowEngine {
+    spec: WindowSpec,
+    sample_limit: usize,
+    /// `None` is −∞.
+    watermark: Option<Millis>,
+    max_event: Option<Millis>,
+    index: FxHashMap<Box<str>, usize>,
+    topics: Vec<TopicWindows>,
+    /// Indices into `topics`, sorted by name, so output order is deterministic.
+    by_name: Vec<usize>,
+    /// Earliest `next_start + size` over all topics: the next window end that can close.
+    next_close: Option<Millis>,
+    pool: Vec<Slot>,
+    stats: WindowStats,
+}
+
+impl WindowEngine {
+    pub fn new(spec: WindowSpec) -> Self {
+        Self {
+            spec,
+            sample_limit: 0,
+            watermark: None,
+            max_event: None,
+            index: FxHashMap::default(),
+            topics: Vec::new(),
+            by_name: Vec::new(),
+            next_close: None,
+            pool: Vec::new(),
+            stats: WindowStats::default(),
+        }
+    }
+
+    /// Keep up to `n` sample posts (text, URL) per window in the emitted counts.
+    pub fn with_samples(mut self, n: usize) -> Self {
+        self.sample_limit = n;
+        self
+    }
+
+    /// Start from a watermark restored after a restart: windows ending at or before it
+    /// are treated as already emitted.
+    pub fn with_watermark(mut self, watermark: Millis) -> Self {
+        self.watermark = Some(watermark);
+        self
+    }
+
+    pub fn spec(&self) -> &WindowSpec {
+        &self.spec
+    }
+    pub fn watermark(&self) -> Option<Millis> {
+        self.watermark
+    }
+    pub fn stats(&self) -> WindowStats {
+        self.stats
+    }
+    /// Number of windows currently holding state (for metrics and memory bounds).
+    pub fn open_windows(&self) -> usize {
+        self.topics.iter().map(|t| t.slots.len()).sum()
+    }
+
+    /// Feed one mention; windows it closes are appended to `out`.
+    pub fn push(&mut self, m: MentionRef<'_>, out: &mut Vec<WindowCount>) -> Outcome {
+        self.stats.mentions += 1;
+        let t = m.event_time;
+        self.max_event = Some(self.max_event.map_or(t, |x| x.max(t)));
+        // Steps 1 and 2: advance the watermark, close what it passed.
+        self.raise_watermark(t.saturating_sub(self.spec.lateness()), out);
+
+        // Step 3: the open windows containing t are the starts in [lo, hi].
+        let (size, hop) = (self.spec.size(), self.spec.hop());
+        let hi = self.spec.last_start_at(t);
+        let mut lo = hi - (self.spec.overlap() - 1) * hop;
+        if let Some(w) = self.watermark {
+            lo = lo.max(self.spec.last_start_at(w.saturating_sub(size)).saturating_add(hop));
+        }
+        if lo > hi {
+            self.stats.late += 1;
+            return Outcome::Late;
+        }
+
+        let i = self.topic_index(m.topic, lo);
+        let topic = &mut self.topics[i];
+        if lo < topic.next_start {
+            // Only possible before the topic's first window closed: its windows now begin
+            // earlier (an out-of-order mention within the lateness bound).
+            for _ in 0..(topic.next_start - lo) / hop {
+                topic.slots.push_front(take_slot(&mut self.pool));
+            }
+            topic.next_start = lo;
+        }
+        let key = xxhash_rust::xxh3::xxh3_128(m.id.as_bytes());
+        let mut counted = false;
+        let mut s = lo;
+        while s <= hi {
+            let idx = ((s - topic.next_start) / hop) as usize;
+            while topic.slots.len() <= idx {
+                topic.slots.push_back(take_slot(&mut self.pool));
+            }
+            let slot = &mut topic.slots[idx];
+            if slot.seen.insert(key) {
+                slot.count += 1;
+                counted = true;
+                if slot.samples.len() < self.sample_limit {
+                    slot.samples.push(Sample {
+                        text: m.text.to_owned(),
+                        url: m.url.map(str::to_owned),
+                    });
+                }
+            }
+            s += hop;
+        }
+        let end = topic.next_start + size;
+        self.next_close = Some(self.next_close.map_or(end, |c| c.min(end)));
+        if counted {
+            self.stats.counted += 1;
+            Outcome::Counted
+        } else {
+            self.stats.duplicates += 1;
+            Outcome::Duplicate
+        }
+    }
+
+    /// Advance the watermark by wall-clock time during silence (a live service's
+    /// `idle_timeout`): as if an event at `now` had been seen, without counting one.
+    pub fn advance_to(&mut self, now: Millis, out: &mut Vec<WindowCount>) {
+        self.max_event = Some(self.max_event.map_or(now, |x| x.max(now)));
+        self.raise_watermark(now.saturating_sub(self.spec.lateness()), out);
+    }
+
+    /// End of a finite input: close every open window (those starting at or before the
+    /// latest event time). Later mentions are all late.
+    pub fn flush(&mut self, out: &mut Vec<WindowCount>) {
+        if let Some(max_start) = self.max_event {
+            self.close(Millis::MAX, max_start, out);
+        }
+        self.watermark = Some(Millis::MAX);
+    }
+
+    fn raise_watermark(&mut self, w: Millis, out: &mut Vec<WindowCount>) {
+        if self.watermark.is_some_and(|cur| cur >= w) {
+            return;
+        }
+        self.watermark = Some(w);
+        if self.next_close.is_some_and(|end| end <= w) {
+            self.close(w, Millis::MAX, out);
+        }
+    }
+
+    /// Emit, in order of window end then topic name, every window ending at or before
+    /// `limit` and starting at or before `max_start`.
+    fn close(&mut self, limit: Millis, max_start: Millis, out: &mut Vec<WindowCount>) {
+        let (size, hop) = (self.spec.size(), self.spec.hop());
+        while let Some(end) = self.next_close {
+            if end > limit || end - size > max_start {
+                break;
+            }
+            let mut next: Option<Millis> = None;
+            for &i in &self.by_name {
+                let topic = &mut self.topics[i];
+                if topic.next_start + size == end {
+                    let slot = topic.slots.pop_front().unwrap_or_default();
+                    out.push(WindowCount {
+                        topic: topic.name.clone(),
+                        window_start: from_millis(topic.next_start),
+                        window_end: from_millis(end),
+                        count: slot.count,
+                        samples: Vec::new(),
+                    });
+                    if let Some(last) = out.last_mut() {
+                        last.samples = recycle(&mut self.pool, slot);
+                    }
+                    self.stats.windows += 1;
+                    topic.next_start += hop;
+                }
+                let e = topic.next_start + size;
+                next = Some(next.map_or(e, |n| n.min(e)));
+            }
+            self.next_close = next;
+        }
+    }
+
+    fn topic_index(&mut self, name: &str, first_start: Millis) -> usize {
+        if let Some(&i) = self.index.get(name) {
+            return i;
+        }
+        let i = self.topics.len();
+        self.topics.push(TopicWindows {
+            name: name.to_owned(),
+            next_start: first_start,
+            slots: VecDeque::new(),
+        });
+        self.index.insert(name.into(), i);
+        let topics = &self.topics;
+        let pos = self
+            .by_name
+            .partition_point(|&j| topics[j].name.as_str() < name);
+        self.by_name.insert(pos, i);
+        i
+    }
+}
+
+fn take_slot(pool: &mut Vec<Slot>) -> Slot {
+    pool.pop().unwrap_or_default()
+}
+
+/// Return a closed window's slot to the pool, handing back its samples.
+fn recycle(pool: &mut Vec<Slot>, mut slot: Slot) -> Vec<Sample> {
+    let samples = std::mem::take(&mut slot.samples);
+    if pool.len() < POOL_MAX && slot.seen.capacity() <= POOL_SET_CAPACITY_MAX {
+        slot.count = 0;
+        slot.seen.clear();
+        pool.push(slot);
+    }
+    samples
+}
