@@ -1,0 +1,329 @@
+//! The windowing engine against DESIGN.md's rules: hand-worked examples, and properties
+//! checked on random streams against a deliberately naive model of the pinned rules.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use proptest::prelude::*;
+use viral_core::time::{from_millis, to_millis};
+use viral_core::window::{MentionRef, Outcome, WindowEngine, WindowSpec};
+use viral_core::WindowCount;
+
+#[derive(Debug, Clone)]
+struct M {
+    topic: &'static str,
+    id: u8,
+    t: i64,
+}
+
+fn mention_ref<'a>(m: &'a M, id: &'a str) -> MentionRef<'a> {
+    MentionRef {
+        topic: m.topic,
+        id,
+        event_time: m.t,
+        text: "",
+        url: None,
+    }
+}
+
+type Row = (String, i64, i64, u64);
+
+fn rows(out: &[WindowCount]) -> Vec<Row> {
+    out.iter()
+        .map(|w| {
+            (
+                w.topic.clone(),
+                to_millis(&w.window_start),
+                to_millis(&w.window_end),
+                w.count,
+            )
+        })
+        .collect()
+}
+
+/// Feed `ms` in chunks of `chunk` (a fresh output buffer per chunk), then flush.
+fn run(spec: WindowSpec, ms: &[M], chunk: usize) -> (Vec<Row>, Vec<Outcome>) {
+    let mut e = WindowEngine::new(spec);
+    let (mut all, mut outcomes) = (Vec::new(), Vec::new());
+    for c in ms.chunks(chunk.max(1)) {
+        let mut out = Vec::new();
+        for m in c {
+            let id = m.id.to_string();
+            outcomes.push(e.push(mention_ref(m, &id), &mut out));
+        }
+        all.extend(rows(&out));
+    }
+    let mut out = Vec::new();
+    e.flush(&mut out);
+    all.extend(rows(&out));
+    (all, outcomes)
+}
+
+/// DESIGN.md's rules, transcribed as literally as possible, with no attention to cost.
+fn reference(spec: WindowSpec, ms: &[M]) -> (Vec<Row>, Vec<Outcome>) {
+    let (size, hop, late) = (spec.size(), spec.hop(), spec.lateness());
+    let mut w: Option<i64> = None;
+    let mut max_et: Option<i64> = None;
+    let mut counted: BTreeMap<(&str, i64), (u64, HashSet<u8>)> = BTreeMap::new();
+    let mut first: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut emitted: BTreeSet<(&str, i64)> = BTreeSet::new();
+    let (mut out, mut outcomes) = (Vec::new(), Vec::new());
+
+    let close = |w: i64,
+                 max_et: i64,
+                 first: &BTreeMap<&'static str, i64>,
+                 counted: &BTreeMap<(&str, i64), (u64, HashSet<u8>)>,
+                 emitted: &mut BTreeSet<(&'static str, i64)>,
+                 out: &mut Vec<Row>| {
+        let mut now = Vec::new();
+        for (&topic, &f) in first {
+            let mut s = f;
+            while s <= max_et {
+                if s + size <= w && emitted.insert((topic, s)) {
+                    let c = counted.get(&(topic, s)).map_or(0, |x| x.0);
+                    now.push((s + size, topic.to_string(), s, c));
+                }
+                s += hop;
+            }
+        }
+        now.sort();
+        out.extend(now.into_iter().map(|(e, t, s, c)| (t, s, e, c)));
+    };
+
+    for m in ms {
+        max_et = Some(max_et.map_or(m.t, |x: i64| x.max(m.t)));
+        w = Some(w.map_or(m.t - late, |x| x.max(m.t - late)));
+        let wv = w.unwrap();
+        close(wv, max_et.unwrap(), &first, &counted, &mut emitted, &mut out);
+        let mut open = 0;
+        let mut added = false;
+        let mut s = m.t.div_euclid(hop) * hop - size + hop;
+        while s <= m.t {
+            if s + size > wv {
+                open += 1;
+                let e = counted.entry((m.topic, s)).or_default();
+                if e.1.insert(m.id) {
+                    e.0 += 1;
+                    added = true;
+                    let f = first.entry(m.topic).or_insert(s);
+                    *f = (*f).min(s);
+                }
+            }
+            s += hop;
+        }
+        outcomes.push(match (open, added) {
+            (0, _) => Outcome::Late,
+            (_, true) => Outcome::Counted,
+            _ => Outcome::Duplicate,
+        });
+    }
+    if let Some(max_et) = max_et {
+        close(i64::MAX, max_et, &first, &counted, &mut emitted, &mut out);
+    }
+    (out, outcomes)
+}
+
+fn spec(size: i64, hop: i64, lateness: i64) -> WindowSpec {
+    WindowSpec::from_millis(size, hop, lateness).unwrap()
+}
+
+fn m(topic: &'static str, id: u8, t: i64) -> M {
+    M { topic, id, t }
+}
+
+#[test]
+fn tumbling_with_late_duplicate_and_zero_windows() {
+    let s = spec(10, 10, 5);
+    let input = [
+        m("a", 1, 3),  // window [0,10)
+        m("a", 1, 4),  // duplicate
+        m("a", 2, 16), // W=11: closes [0,10)
+        m("a", 3, 8),  // late: [0,10) closed
+        m("b", 4, 41), // W=36: closes [10,20) [20,30) for a
+        m("a", 5, 39), // still open: [30,40) ends after W
+    ];
+    let (out, outcomes) = run(s, &input, 1);
+    use Outcome::*;
+    assert_eq!(
+        outcomes,
+        [Counted, Duplicate, Counted, Late, Counted, Counted]
+    );
+    let r = |t: &str, s: i64, c: u64| (t.to_string(), s, s + 10, c);
+    assert_eq!(
+        out,
+        [
+            r("a", 0, 1),
+            r("a", 10, 1),
+            r("a", 20, 0),
+            // flush: everything up to the latest event time (41)
+            r("a", 30, 1),
+            r("a", 40, 0),
+            r("b", 40, 1),
+        ]
+    );
+    assert_eq!(out, reference(s, &input).0);
+}
+
+#[test]
+fn epoch_alignment_holds_before_1970() {
+    let (out, _) = run(spec(10, 10, 0), &[m("a", 1, -3)], 1);
+    assert_eq!(out, [("a".to_string(), -10, 0, 1)]);
+}
+
+#[test]
+fn one_mention_lands_in_size_over_hop_hopping_windows() {
+    let (out, _) = run(spec(30, 10, 0), &[m("a", 1, 25)], 1);
+    let starts: Vec<i64> = out.iter().map(|r| r.1).collect();
+    assert_eq!(starts, [0, 10, 20]);
+    assert!(out.iter().all(|r| r.3 == 1));
+}
+
+#[test]
+fn out_of_order_mention_extends_a_topic_backwards() {
+    let s = spec(10, 10, 30);
+    let input = [m("a", 1, 25), m("a", 2, 3)];
+    let (out, _) = run(s, &input, 1);
+    let starts: Vec<(i64, u64)> = out.iter().map(|r| (r.1, r.3)).collect();
+    assert_eq!(starts, [(0, 1), (10, 0), (20, 1)]);
+}
+
+#[test]
+fn idle_advance_closes_windows_during_silence() {
+    let mut e = WindowEngine::new(spec(10, 10, 2));
+    let mut out = Vec::new();
+    e.push(mention_ref(&m("a", 1, 5), "1"), &mut out);
+    assert!(out.is_empty());
+    e.advance_to(35, &mut out);
+    assert_eq!(
+        rows(&out),
+        [
+            ("a".to_string(), 0, 10, 1),
+            ("a".to_string(), 10, 20, 0),
+            ("a".to_string(), 20, 30, 0)
+        ]
+    );
+    assert_eq!(e.stats().windows, 3);
+}
+
+#[test]
+fn restored_watermark_treats_older_windows_as_emitted() {
+    let mut e = WindowEngine::new(spec(10, 10, 0)).with_watermark(20);
+    let mut out = Vec::new();
+    assert_eq!(e.push(mention_ref(&m("a", 1, 15), "1"), &mut out), Outcome::Late);
+    assert_eq!(e.push(mention_ref(&m("a", 2, 25), "2"), &mut out), Outcome::Counted);
+}
+
+#[test]
+fn samples_are_kept_per_window_up_to_the_limit() {
+    let mut e = WindowEngine::new(spec(10, 10, 0)).with_samples(2);
+    let mut out = Vec::new();
+    for (i, t) in [1, 2, 3, 11].into_iter().enumerate() {
+        let id = i.to_string();
+        let text = format!("post {i}");
+        e.push(
+            MentionRef {
+                topic: "a",
+                id: &id,
+                event_time: t,
+                text: &text,
+                url: Some("https://x"),
+            },
+            &mut out,
+        );
+    }
+    assert_eq!(out.len(), 1);
+    let texts: Vec<&str> = out[0].samples.iter().map(|s| s.text.as_str()).collect();
+    assert_eq!(texts, ["post 0", "post 1"]);
+    assert_eq!(out[0].count, 3);
+}
+
+#[test]
+fn memory_is_bounded_by_open_windows() {
+    let mut e = WindowEngine::new(spec(10, 10, 0));
+    let mut out = Vec::new();
+    for i in 0..100_000i64 {
+        let id = i.to_string();
+        e.push(mention_ref(&m("a", 0, i), &id), &mut out);
+        assert!(e.open_windows() <= 1);
+    }
+    assert_eq!(out.len(), 9_999);
+}
+
+#[test]
+fn window_times_are_rfc3339() {
+    let (_, _) = run(spec(10, 10, 0), &[], 1);
+    let w = WindowCount {
+        topic: "x".into(),
+        window_start: from_millis(1_601_056_800_000),
+        window_end: from_millis(1_601_058_600_000),
+        count: 123,
+        samples: vec![],
+    };
+    assert_eq!(
+        serde_json::to_string(&w).unwrap(),
+        r#"{"topic":"x","window_start":"2020-09-25T18:00:00Z","window_end":"2020-09-25T18:30:00Z","count":123}"#
+    );
+}
+
+fn arb_spec() -> impl Strategy<Value = WindowSpec> {
+    (1i64..=4, prop::sample::select(vec![5i64, 10, 20]), 0i64..40)
+        .prop_map(|(k, hop, late)| spec(k * hop, hop, late))
+}
+
+fn arb_stream() -> impl Strategy<Value = Vec<M>> {
+    prop::collection::vec(
+        (prop::sample::select(vec!["a", "b", "c"]), 0u8..12, -30i64..150),
+        0..60,
+    )
+    .prop_map(|v| v.into_iter().map(|(topic, id, t)| M { topic, id, t }).collect())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn engine_matches_the_literal_rules(s in arb_spec(), input in arb_stream()) {
+        prop_assert_eq!(run(s, &input, 1), reference(s, &input));
+    }
+
+    #[test]
+    fn output_does_not_depend_on_chunking(s in arb_spec(), input in arb_stream(), chunk in 1usize..20) {
+        prop_assert_eq!(run(s, &input, chunk), run(s, &input, input.len().max(1)));
+    }
+
+    #[test]
+    fn tumbling_equals_brute_force_when_nothing_is_late(
+        size in prop::sample::select(vec![5i64, 10, 30]),
+        mut input in arb_stream(),
+    ) {
+        input.sort_by_key(|m| m.t);
+        let (out, outcomes) = run(spec(size, size, 0), &input, 7);
+        prop_assert!(!outcomes.contains(&Outcome::Late));
+        let mut brute: BTreeMap<(&str, i64), HashSet<u8>> = BTreeMap::new();
+        for m in &input {
+            brute.entry((m.topic, m.t.div_euclid(size) * size)).or_default().insert(m.id);
+        }
+        for (topic, start, _, count) in &out {
+            let want = brute.get(&(topic.as_str(), *start)).map_or(0, |ids| ids.len() as u64);
+            prop_assert_eq!(*count, want);
+        }
+        let emitted: HashSet<(String, i64)> = out.iter().map(|r| (r.0.clone(), r.1)).collect();
+        prop_assert_eq!(emitted.len(), out.len(), "a window was emitted twice");
+        for key in brute.keys() {
+            prop_assert!(emitted.contains(&(key.0.to_string(), key.1)));
+        }
+    }
+
+    #[test]
+    fn hopping_counts_each_mention_in_size_over_hop_windows(
+        k in 1i64..=5,
+        mut input in arb_stream(),
+    ) {
+        input.sort_by_key(|m| m.t);
+        // Distinct ids per topic, so nothing is a duplicate.
+        let input: Vec<M> = input.into_iter().enumerate().map(|(i, m)| M { id: i as u8, ..m }).collect();
+        let (out, outcomes) = run(spec(10 * k, 10, 0), &input, 3);
+        prop_assert!(outcomes.iter().all(|o| *o == Outcome::Counted));
+        let total: u64 = out.iter().map(|r| r.3).sum();
+        prop_assert_eq!(total, k as u64 * input.len() as u64);
+    }
+}
