@@ -1,0 +1,121 @@
+//! An in-process bus: each (topic, group) is a bounded queue, so a slow consumer slows
+//! its publishers instead of growing memory. Messages published before any group has
+//! subscribed are kept (up to the capacity, oldest dropped with a warning) and handed to
+//! the first group, so start-up order does not lose data.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+use crate::{Bus, BusError, Message, Subscription};
+
+#[derive(Default)]
+struct Topic {
+    next_offset: i64,
+    groups: HashMap<String, mpsc::Sender<Message>>,
+    backlog: VecDeque<Message>,
+}
+
+/// Cheap to clone; clones share the topics.
+#[derive(Clone)]
+pub struct MemoryBus {
+    capacity: usize,
+    topics: Arc<Mutex<HashMap<String, Topic>>>,
+}
+
+impl MemoryBus {
+    /// `capacity`: messages queued per (topic, group) before publishers wait.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            topics: Arc::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Topic>> {
+        // A panic while holding this lock cannot leave the map inconsistent (each
+        // operation is a single insert or push), so a poisoned lock is still usable.
+        self.topics.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait]
+impl Bus for MemoryBus {
+    async fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        // Offsets are assigned under the lock; sending happens outside it so that a full
+        // queue blocks only this publisher.
+        let deliveries: Vec<(mpsc::Sender<Message>, Message)> = {
+            let mut topics = self.lock();
+            let t = topics.entry(topic.to_owned()).or_default();
+            let msg = Message {
+                topic: topic.to_owned(),
+                partition: 0,
+                offset: t.next_offset,
+                key: key.to_owned(),
+                payload,
+            };
+            t.next_offset += 1;
+            if t.groups.is_empty() {
+                if t.backlog.len() >= self.capacity {
+                    t.backlog.pop_front();
+                    tracing::warn!(topic, "no consumer yet and backlog full: dropped the oldest message");
+                }
+                t.backlog.push_back(msg);
+                return Ok(());
+            }
+            t.groups.values().map(|s| (s.clone(), msg.clone())).collect()
+        };
+        for (sender, msg) in deliveries {
+            sender.send(msg).await.map_err(|_| BusError::Closed)?;
+        }
+        Ok(())
+    }
+
+    async fn subscribe(
+        &self,
+        topic: &str,
+        group: &str,
+    ) -> Result<Box<dyn Subscription>, BusError> {
+        let (tx, rx) = mpsc::channel(self.capacity);
+        let backlog: Vec<Message> = {
+            let mut topics = self.lock();
+            let t = topics.entry(topic.to_owned()).or_default();
+            if t.groups.contains_key(group) {
+                return Err(BusError::Unavailable(format!(
+                    "group {group:?} already consumes {topic:?}: the memory bus has one member per group"
+                )));
+            }
+            t.groups.insert(group.to_owned(), tx.clone());
+            t.backlog.drain(..).collect()
+        };
+        for m in backlog {
+            tx.send(m).await.map_err(|_| BusError::Closed)?;
+        }
+        Ok(Box::new(MemorySubscription { rx }))
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+struct MemorySubscription {
+    rx: mpsc::Receiver<Message>,
+}
+
+#[async_trait]
+impl Subscription for MemorySubscription {
+    async fn next(&mut self) -> Option<Message> {
+        self.rx.recv().await
+    }
+
+    async fn commit(&mut self, _partition: i32, _offset: i64) -> Result<(), BusError> {
+        // Nothing survives the process, so there is no progress to record.
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
