@@ -3,5 +3,17 @@
 //! # Layout
 //!
 //! - [`clock`]: wall-clock or accelerated simulation time, one trait for both.
+//! - [`metrics`]: the Prometheus metrics every stage reports, named the same everywhere.
+//! - [`health`]: liveness and readiness as components report them.
+//! - [`http`]: the `/metrics`, `/healthz` and `/readyz` server.
+//! - [`logging`]: `tracing` set up as text for terminals or JSON for containers.
+//! - [`shutdown`]: Ctrl-C / SIGTERM as a cancellation token.
 
 pub mod clock;
+pub mod health;
+pub mod http;
+pub mod logging;
+pub mod metrics;
+pub mod shutdown;
+
+pub use tokio_util::sync::CancellationToken;
