@@ -12,7 +12,8 @@
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use thiserror::Error;
-use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::canonical_combining_class;
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
 
 /// A tracked topic: its name and the terms that mention it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,28 +122,108 @@ impl TopicMatcher {
 /// A text without words becomes `" "`.
 pub fn normalize_into(text: &str, out: &mut Vec<u8>) {
     out.clear();
+    out.reserve(text.len() + 2);
     out.push(b' ');
-    if text.is_ascii() {
-        for &b in text.as_bytes() {
-            if b.is_ascii_alphanumeric() {
-                out.push(b.to_ascii_lowercase());
-            } else if out.last() != Some(&b' ') {
-                out.push(b' ');
-            }
-        }
-    } else {
+    if !fast_words(text, out) {
+        out.truncate(1);
         let nfkc: String = text.nfkc().collect();
-        let mut buf = [0u8; 4];
-        for c in nfkc.to_lowercase().chars() {
-            if c.is_alphanumeric() {
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            } else if out.last() != Some(&b' ') {
-                out.push(b' ');
-            }
-        }
+        push_words(nfkc.to_lowercase().chars(), out);
     }
     if out.last() != Some(&b' ') {
         out.push(b' ');
+    }
+}
+
+/// ASCII letters and digits lower-cased; 0 for every other ASCII byte (a separator).
+static ASCII_WORD: [u8; 128] = {
+    let mut t = [0u8; 128];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() {
+            t[i] = b.to_ascii_lowercase();
+        }
+        i += 1;
+    }
+    t
+};
+
+/// One pass for text that is already in NFKC (nearly all of it: ASCII, emoji, accents):
+/// ASCII bytes through a table, other characters lower-cased one by one. Returns false,
+/// having written garbage, when the text may not be NFKC or contains a capital sigma
+/// (whose lower case depends on its neighbours); the caller then takes the literal path.
+/// Checking each character's quick-check property and the order of combining classes
+/// is exactly what `is_nfkc_quick` does over the whole text; ASCII has class 0 and is
+/// always NFKC, so it only resets the order.
+fn fast_words(text: &str, out: &mut Vec<u8>) -> bool {
+    let bytes = text.as_bytes();
+    let mut at_sep = true;
+    let mut last_ccc = 0u8;
+    let mut i = 0;
+    let mut buf = [0u8; 4];
+    while i < bytes.len() {
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| b >= 0x80)
+            .unwrap_or(bytes.len() - i);
+        if run > 0 {
+            ascii_words(&bytes[i..i + run], out, &mut at_sep);
+            last_ccc = 0;
+            i += run;
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else {
+            return false;
+        };
+        i += c.len_utf8();
+        let ccc = canonical_combining_class(c);
+        if c == 'Σ'
+            || (ccc != 0 && last_ccc > ccc)
+            || is_nfkc_quick(std::iter::once(c)) != IsNormalized::Yes
+        {
+            return false;
+        }
+        last_ccc = ccc;
+        for l in c.to_lowercase() {
+            if l.is_alphanumeric() {
+                out.extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+                at_sep = false;
+            } else if !at_sep {
+                out.push(b' ');
+                at_sep = true;
+            }
+        }
+    }
+    true
+}
+
+/// Branch-free over a run of ASCII: word boundaries are unpredictable, so a branch per
+/// byte would mispredict at every one of them.
+fn ascii_words(run: &[u8], out: &mut Vec<u8>, at_sep: &mut bool) {
+    let start = out.len();
+    out.resize(start + run.len(), 0);
+    let dst = &mut out[start..];
+    let (mut n, mut sep) = (0usize, *at_sep);
+    for &b in run {
+        let w = ASCII_WORD[(b & 0x7f) as usize];
+        let is_word = w != 0;
+        // At byte k, n <= k < run.len(): always in bounds.
+        dst[n] = if is_word { w } else { b' ' };
+        n += (is_word | !sep) as usize;
+        sep = !is_word;
+    }
+    out.truncate(start + n);
+    *at_sep = sep;
+}
+
+fn push_words(chars: impl Iterator<Item = char>, out: &mut Vec<u8>) {
+    let mut buf = [0u8; 4];
+    for c in chars {
+        if c.is_alphanumeric() {
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        } else if out.last() != Some(&b' ') {
+            out.push(b' ');
+        }
     }
 }
 
@@ -210,6 +291,7 @@ mod tests {
     fn separators_are_everything_but_alphanumerics() {
         assert_eq!(words("#a_b@c d…e  f"), ["a", "b", "c", "d", "e", "f"]);
         assert_eq!(words("ünïcode ΣΑΣ 42"), ["ünïcode", "σας", "42"]);
+        assert_eq!(words("İz 🔥ok"), ["i", "z", "ok"]);
         assert!(words("  !!! ").is_empty());
     }
 
@@ -221,5 +303,21 @@ mod tests {
         }])
         .unwrap_err();
         assert!(matches!(err, MatcherError::EmptyTerm { .. }));
+    }
+
+    proptest::proptest! {
+        /// The fast paths (ASCII, already-NFKC) agree with the rule read literally.
+        #[test]
+        fn fast_paths_equal_the_literal_rule(text in "(?s).{0,40}|[a-zA-Z0-9 #@_Σσ🔥éİ\u{301}ﬁＡ-]{0,40}") {
+            let literal: Vec<String> = text
+                .nfkc()
+                .collect::<String>()
+                .to_lowercase()
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .map(str::to_owned)
+                .collect();
+            proptest::prop_assert_eq!(words(&text), literal);
+        }
     }
 }
