@@ -1,0 +1,279 @@
+//! SQLite store: one file, WAL mode, created on first use. rusqlite is blocking, so every
+//! call runs on tokio's blocking pool against one connection behind a mutex — SQLite
+//! serialises writers anyway.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use viral_core::time::{from_millis, to_millis};
+use viral_core::{Alert, AlertStatus, Sample, WindowCount};
+
+use crate::{AlertsQuery, CountsQuery, Store, StoreError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS window_counts (
+    topic        TEXT    NOT NULL,
+    window_ms    INTEGER NOT NULL,
+    window_start INTEGER NOT NULL,
+    window_end   INTEGER NOT NULL,
+    count        INTEGER NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (topic, window_ms, window_start)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alerts (
+    id           TEXT    NOT NULL,
+    status       TEXT    NOT NULL,
+    topic        TEXT    NOT NULL,
+    detector     TEXT    NOT NULL,
+    window_start INTEGER NOT NULL,
+    window_end   INTEGER NOT NULL,
+    count        INTEGER NOT NULL,
+    expected     REAL,
+    score        REAL    NOT NULL,
+    started_at   INTEGER NOT NULL,
+    samples      TEXT    NOT NULL,
+    PRIMARY KEY (id, status)
+);
+CREATE INDEX IF NOT EXISTS alerts_by_topic ON alerts (topic, window_start);
+";
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database file and its tables.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::init(Connection::open(path).map_err(backend)?)
+    }
+
+    /// A private in-memory database, for tests.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory().map_err(backend)?)
+    }
+
+    fn init(conn: Connection) -> Result<Self, StoreError> {
+        conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+        // In-memory databases answer "memory"; either way the pragma is harmless.
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(backend)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL;").map_err(backend)?;
+        conn.execute_batch(SCHEMA).map_err(backend)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            // A panic inside a previous call cannot leave SQLite inconsistent (it has its
+            // own transactions), so a poisoned lock is still safe to use.
+            let mut c = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut c)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("store task failed: {e}")))?
+    }
+}
+
+fn range(from: Option<chrono::DateTime<chrono::Utc>>, to: Option<chrono::DateTime<chrono::Utc>>) -> (i64, i64) {
+    (
+        from.map_or(i64::MIN, |t| to_millis(&t)),
+        to.map_or(i64::MAX, |t| to_millis(&t)),
+    )
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn put_counts(&self, window_size: Duration, counts: &[WindowCount]) -> Result<(), StoreError> {
+        let window_ms = i64::try_from(window_size.as_millis()).map_err(backend)?;
+        let rows: Vec<(String, i64, i64, i64)> = counts
+            .iter()
+            .map(|c| {
+                (
+                    c.topic.clone(),
+                    to_millis(&c.window_start),
+                    to_millis(&c.window_end),
+                    i64::try_from(c.count).unwrap_or(i64::MAX),
+                )
+            })
+            .collect();
+        let now = chrono::Utc::now().timestamp_millis();
+        self.with(move |c| {
+            let tx = c.transaction().map_err(backend)?;
+            {
+                let mut st = tx
+                    .prepare_cached(
+                        "INSERT INTO window_counts (topic, window_ms, window_start, window_end, count, updated_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (topic, window_ms, window_start)
+                         DO UPDATE SET window_end = excluded.window_end, count = excluded.count,
+                                       updated_at = excluded.updated_at",
+                    )
+                    .map_err(backend)?;
+                for (topic, start, end, count) in &rows {
+                    st.execute(params![topic, window_ms, start, end, count, now])
+                        .map_err(backend)?;
+                }
+            }
+            tx.commit().map_err(backend)
+        })
+        .await
+    }
+
+    async fn counts(&self, q: &CountsQuery) -> Result<Vec<WindowCount>, StoreError> {
+        let window_ms = i64::try_from(q.window_size.as_millis()).map_err(backend)?;
+        let (from, to) = range(q.from, q.to);
+        let (topic, n) = (q.topic.clone(), limit(q.limit));
+        self.with(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT window_start, window_end, count FROM window_counts
+                     WHERE topic = ?1 AND window_ms = ?2 AND window_start >= ?3 AND window_start < ?4
+                     ORDER BY window_start ASC LIMIT ?5",
+                )
+                .map_err(backend)?;
+            let rows = st
+                .query_map(params![topic, window_ms, from, to, n], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                })
+                .map_err(backend)?;
+            rows.map(|r| {
+                let (s, e, count) = r.map_err(backend)?;
+                Ok(WindowCount {
+                    topic: topic.clone(),
+                    window_start: from_millis(s),
+                    window_end: from_millis(e),
+                    count: u64::try_from(count)
+                        .map_err(|_| StoreError::Corrupt(format!("negative count {count}")))?,
+                    samples: vec![],
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn put_alert(&self, alert: &Alert) -> Result<(), StoreError> {
+        let a = alert.clone();
+        let samples = serde_json::to_string(&a.samples).map_err(backend)?;
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT INTO alerts (id, status, topic, detector, window_start, window_end, count,
+                                     expected, score, started_at, samples)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (id, status) DO UPDATE SET
+                     topic = excluded.topic, detector = excluded.detector,
+                     window_start = excluded.window_start, window_end = excluded.window_end,
+                     count = excluded.count, expected = excluded.expected, score = excluded.score,
+                     started_at = excluded.started_at, samples = excluded.samples",
+            )
+            .map_err(backend)?
+            .execute(params![
+                a.id,
+                a.status.as_str(),
+                a.topic,
+                a.detector,
+                to_millis(&a.window_start),
+                to_millis(&a.window_end),
+                i64::try_from(a.count).unwrap_or(i64::MAX),
+                a.expected,
+                a.score,
+                to_millis(&a.started_at),
+                samples,
+            ])
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn alerts(&self, q: &AlertsQuery) -> Result<Vec<Alert>, StoreError> {
+        let (from, to) = range(q.from, q.to);
+        let (topic, n) = (q.topic.clone(), limit(q.limit));
+        self.with(move |c| {
+            let mut st = c
+                .prepare_cached(
+                    "SELECT id, status, topic, detector, window_start, window_end, count, expected,
+                            score, started_at, samples
+                     FROM alerts WHERE topic = ?1 AND window_start >= ?2 AND window_start < ?3
+                     ORDER BY window_start ASC, status ASC LIMIT ?4",
+                )
+                .map_err(backend)?;
+            let rows = st
+                .query_map(params![topic, from, to, n], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, String>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
+                        r.get::<_, i64>(6)?,
+                        r.get::<_, Option<f64>>(7)?,
+                        r.get::<_, f64>(8)?,
+                        r.get::<_, i64>(9)?,
+                        r.get::<_, String>(10)?,
+                    ))
+                })
+                .map_err(backend)?;
+            rows.map(|r| {
+                let (id, status, topic, detector, ws, we, count, expected, score, started, samples) =
+                    r.map_err(backend)?;
+                let status = match status.as_str() {
+                    "firing" => AlertStatus::Firing,
+                    "resolved" => AlertStatus::Resolved,
+                    other => return Err(StoreError::Corrupt(format!("alert status {other:?}"))),
+                };
+                let samples: Vec<Sample> = serde_json::from_str(&samples)
+                    .map_err(|e| StoreError::Corrupt(format!("alert samples: {e}")))?;
+                Ok(Alert {
+                    id,
+                    topic,
+                    detector,
+                    status,
+                    window_start: from_millis(ws),
+                    window_end: from_millis(we),
+                    count: u64::try_from(count)
+                        .map_err(|_| StoreError::Corrupt(format!("negative count {count}")))?,
+                    expected,
+                    score,
+                    started_at: from_millis(started),
+                    samples,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .optional()
+                .map_err(backend)
+                .map(|_| ())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests;
