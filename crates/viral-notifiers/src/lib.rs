@@ -1,0 +1,37 @@
+//! Notifiers: how an alert reaches a person or a system.
+//!
+//! # Layout
+//!
+//! - [`Notifier`]: the trait; each implementation lives in its own folder with the same
+//!   files (`mod.rs` for the notifier, `config.rs` for its keys, `tests.rs`).
+//! - [`stdout`]: one JSON line per alert, for terminals, pipes and container logs.
+//! - [`webhook`]: an HTTP POST signed per Standard Webhooks, retried with backoff.
+
+pub mod stdout;
+pub mod webhook;
+
+use async_trait::async_trait;
+use thiserror::Error;
+use viral_core::Alert;
+
+#[derive(Debug, Error)]
+pub enum NotifyError {
+    #[error("cannot write the alert: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cannot encode the alert: {0}")]
+    Encode(#[from] serde_json::Error),
+    #[error("the receiver rejected the alert with HTTP {status}")]
+    Rejected { status: u16 },
+    #[error("gave up after {attempts} attempts: {last_error}")]
+    GaveUp { attempts: u32, last_error: String },
+    #[error("invalid notifier configuration: {0}")]
+    Config(String),
+}
+
+#[async_trait]
+pub trait Notifier: Send + Sync + 'static {
+    /// Name used in metrics and logs (`stdout`, `webhook`).
+    fn name(&self) -> &str;
+    /// Deliver one alert; returns once it is delivered or delivery has been given up.
+    async fn notify(&self, alert: &Alert) -> Result<(), NotifyError>;
+}
