@@ -49,8 +49,7 @@ pub trait Bus: Send + Sync + 'static {
     async fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError>;
 
     /// Join consumer group `group` on `topic`.
-    async fn subscribe(&self, topic: &str, group: &str)
-        -> Result<Box<dyn Subscription>, BusError>;
+    async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError>;
 
     /// Is the bus reachable (for /readyz)?
     async fn ping(&self) -> Result<(), BusError>;

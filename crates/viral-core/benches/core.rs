@@ -90,12 +90,22 @@ fn bench(c: &mut Criterion) {
         let (specs, posts) = posts(N, topics);
         let matcher = TopicMatcher::new(&specs).expect("valid topics");
         for (spec, name) in [
-            (WindowSpec::from_millis(1_800_000, 1_800_000, 60_000), "tumbling 30m"),
-            (WindowSpec::from_millis(1_800_000, 300_000, 60_000), "hopping 30m/5m"),
+            (
+                WindowSpec::from_millis(1_800_000, 1_800_000, 60_000),
+                "tumbling 30m",
+            ),
+            (
+                WindowSpec::from_millis(1_800_000, 300_000, 60_000),
+                "hopping 30m/5m",
+            ),
         ] {
             let spec = spec.expect("valid spec");
             g.bench_function(format!("match+window+dedup, {label}, {name}"), |b| {
-                b.iter_batched(|| (), |_| run(&matcher, spec, &posts), BatchSize::SmallInput)
+                b.iter_batched(
+                    || (),
+                    |_| run(&matcher, spec, &posts),
+                    BatchSize::SmallInput,
+                )
             });
         }
         g.bench_function(format!("match only, {label}"), |b| {

@@ -121,7 +121,10 @@ mod tests {
         let p: Post = serde_json::from_str(line).unwrap();
         assert_eq!(p.author.as_deref(), Some("did:plc:abc"));
         let back = serde_json::to_string(&p).unwrap();
-        assert!(back.contains(r#""created_at":"2020-09-25T18:00:00.123Z""#), "{back}");
+        assert!(
+            back.contains(r#""created_at":"2020-09-25T18:00:00.123Z""#),
+            "{back}"
+        );
         assert!(!back.contains("extra"));
         assert!(!back.contains("url"));
     }

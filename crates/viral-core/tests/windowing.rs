@@ -93,7 +93,14 @@ fn reference(spec: WindowSpec, ms: &[M]) -> (Vec<Row>, Vec<Outcome>) {
         max_et = Some(max_et.map_or(m.t, |x: i64| x.max(m.t)));
         w = Some(w.map_or(m.t - late, |x| x.max(m.t - late)));
         let wv = w.unwrap();
-        close(wv, max_et.unwrap(), &first, &counted, &mut emitted, &mut out);
+        close(
+            wv,
+            max_et.unwrap(),
+            &first,
+            &counted,
+            &mut emitted,
+            &mut out,
+        );
         let mut open = 0;
         let mut added = false;
         let mut s = m.t.div_euclid(hop) * hop - size + hop;
@@ -208,8 +215,14 @@ fn idle_advance_closes_windows_during_silence() {
 fn restored_watermark_treats_older_windows_as_emitted() {
     let mut e = WindowEngine::new(spec(10, 10, 0)).with_watermark(20);
     let mut out = Vec::new();
-    assert_eq!(e.push(mention_ref(&m("a", 1, 15), "1"), &mut out), Outcome::Late);
-    assert_eq!(e.push(mention_ref(&m("a", 2, 25), "2"), &mut out), Outcome::Counted);
+    assert_eq!(
+        e.push(mention_ref(&m("a", 1, 15), "1"), &mut out),
+        Outcome::Late
+    );
+    assert_eq!(
+        e.push(mention_ref(&m("a", 2, 25), "2"), &mut out),
+        Outcome::Counted
+    );
 }
 
 #[test]
@@ -271,10 +284,18 @@ fn arb_spec() -> impl Strategy<Value = WindowSpec> {
 
 fn arb_stream() -> impl Strategy<Value = Vec<M>> {
     prop::collection::vec(
-        (prop::sample::select(vec!["a", "b", "c"]), 0u8..12, -30i64..150),
+        (
+            prop::sample::select(vec!["a", "b", "c"]),
+            0u8..12,
+            -30i64..150,
+        ),
         0..60,
     )
-    .prop_map(|v| v.into_iter().map(|(topic, id, t)| M { topic, id, t }).collect())
+    .prop_map(|v| {
+        v.into_iter()
+            .map(|(topic, id, t)| M { topic, id, t })
+            .collect()
+    })
 }
 
 proptest! {

@@ -77,9 +77,13 @@ mod tests {
     async fn endpoints_answer() {
         let (metrics, health) = (Metrics::new(), Health::new());
         let stop = CancellationToken::new();
-        let (addr, task) = serve("127.0.0.1:0", router(metrics.clone(), health.clone()), stop.clone())
-            .await
-            .unwrap();
+        let (addr, task) = serve(
+            "127.0.0.1:0",
+            router(metrics.clone(), health.clone()),
+            stop.clone(),
+        )
+        .await
+        .unwrap();
         let get = |p: &'static str| reqwest::get(format!("http://{addr}{p}"));
         assert_eq!(get("/healthz").await.unwrap().status(), 200);
         health.set("bus", false);

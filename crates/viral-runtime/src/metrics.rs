@@ -48,6 +48,11 @@ pub struct AlertLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotifierLabel {
+    pub notifier: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct NotifyLabel {
     pub notifier: String,
     pub result: &'static str,
@@ -79,7 +84,7 @@ pub struct Metrics {
     pub store_operations: Family<StoreLabel, Counter>,
     pub alerts: Family<AlertLabel, Counter>,
     pub notifications: Family<NotifyLabel, Counter>,
-    pub notification_seconds: HistogramFamily<SourceLabel>,
+    pub notification_seconds: HistogramFamily<NotifierLabel>,
 }
 
 impl Default for Metrics {
@@ -110,22 +115,86 @@ impl Metrics {
             notifications: Family::default(),
             notification_seconds: Family::new_with_constructor(latency_histogram),
         };
-        r.register("posts_received", "Posts received from sources", m.posts_received.clone());
-        r.register("posts_matched", "Posts that matched at least one topic", m.posts_matched.clone());
-        r.register("mentions_published", "Mentions accepted by the bus, per topic", m.mentions_published.clone());
-        r.register("bus_messages_in", "Messages consumed from the bus", m.messages_in.clone());
-        r.register("bus_messages_out", "Messages published to the bus", m.messages_out.clone());
-        r.register("dead_letters", "Messages that could not be processed, by reason", m.dead_letters.clone());
-        r.register("window_late_mentions", "Mentions dropped because all their windows had closed", m.late_mentions.clone());
-        r.register("window_duplicate_mentions", "Mentions already counted in their windows", m.duplicate_mentions.clone());
-        r.register("windows_closed", "Windows closed and emitted, zero counts included", m.windows_closed.clone());
-        r.register("windows_open", "Windows currently holding state", m.windows_open.clone());
-        r.register("watermark_seconds", "Aggregator watermark, Unix seconds", m.watermark_seconds.clone());
-        r.register("processing_seconds", "Time to process one bus message", m.processing_seconds.clone());
-        r.register("store_operations", "Store reads and writes, by result", m.store_operations.clone());
-        r.register("alerts", "Incident notifications produced, by detector and status", m.alerts.clone());
-        r.register("notifications", "Notification deliveries, by notifier and result", m.notifications.clone());
-        r.register("notification_seconds", "Time to deliver one notification, retries included", m.notification_seconds.clone());
+        r.register(
+            "posts_received",
+            "Posts received from sources",
+            m.posts_received.clone(),
+        );
+        r.register(
+            "posts_matched",
+            "Posts that matched at least one topic",
+            m.posts_matched.clone(),
+        );
+        r.register(
+            "mentions_published",
+            "Mentions accepted by the bus, per topic",
+            m.mentions_published.clone(),
+        );
+        r.register(
+            "bus_messages_in",
+            "Messages consumed from the bus",
+            m.messages_in.clone(),
+        );
+        r.register(
+            "bus_messages_out",
+            "Messages published to the bus",
+            m.messages_out.clone(),
+        );
+        r.register(
+            "dead_letters",
+            "Messages that could not be processed, by reason",
+            m.dead_letters.clone(),
+        );
+        r.register(
+            "window_late_mentions",
+            "Mentions dropped because all their windows had closed",
+            m.late_mentions.clone(),
+        );
+        r.register(
+            "window_duplicate_mentions",
+            "Mentions already counted in their windows",
+            m.duplicate_mentions.clone(),
+        );
+        r.register(
+            "windows_closed",
+            "Windows closed and emitted, zero counts included",
+            m.windows_closed.clone(),
+        );
+        r.register(
+            "windows_open",
+            "Windows currently holding state",
+            m.windows_open.clone(),
+        );
+        r.register(
+            "watermark_seconds",
+            "Aggregator watermark, Unix seconds",
+            m.watermark_seconds.clone(),
+        );
+        r.register(
+            "processing_seconds",
+            "Time to process one bus message",
+            m.processing_seconds.clone(),
+        );
+        r.register(
+            "store_operations",
+            "Store reads and writes, by result",
+            m.store_operations.clone(),
+        );
+        r.register(
+            "alerts",
+            "Incident notifications produced, by detector and status",
+            m.alerts.clone(),
+        );
+        r.register(
+            "notifications",
+            "Notification deliveries, by notifier and result",
+            m.notifications.clone(),
+        );
+        r.register(
+            "notification_seconds",
+            "Time to deliver one notification, retries included",
+            m.notification_seconds.clone(),
+        );
         Self {
             registry: Arc::new(r),
             ..m
@@ -156,9 +225,14 @@ mod tests {
             })
             .inc();
         let text = m.encode();
-        assert!(text.contains("viral_window_late_mentions_total 1"), "{text}");
         assert!(
-            text.contains(r#"viral_dead_letters_total{stage="aggregator",reason="invalid_json"} 1"#),
+            text.contains("viral_window_late_mentions_total 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"viral_dead_letters_total{stage="aggregator",reason="invalid_json"} 1"#
+            ),
             "{text}"
         );
         assert!(text.contains("# EOF"));

@@ -47,8 +47,11 @@ pub struct AlertsQuery {
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Upsert closed windows, keyed by (topic, window size, window start).
-    async fn put_counts(&self, window_size: Duration, counts: &[WindowCount])
-        -> Result<(), StoreError>;
+    async fn put_counts(
+        &self,
+        window_size: Duration,
+        counts: &[WindowCount],
+    ) -> Result<(), StoreError>;
     /// Ascending by window start, at most `limit` rows. Samples are not stored.
     async fn counts(&self, q: &CountsQuery) -> Result<Vec<WindowCount>, StoreError>;
     /// Upsert keyed by (alert id, status).

@@ -60,12 +60,18 @@ impl Bus for MemoryBus {
             if t.groups.is_empty() {
                 if t.backlog.len() >= self.capacity {
                     t.backlog.pop_front();
-                    tracing::warn!(topic, "no consumer yet and backlog full: dropped the oldest message");
+                    tracing::warn!(
+                        topic,
+                        "no consumer yet and backlog full: dropped the oldest message"
+                    );
                 }
                 t.backlog.push_back(msg);
                 return Ok(());
             }
-            t.groups.values().map(|s| (s.clone(), msg.clone())).collect()
+            t.groups
+                .values()
+                .map(|s| (s.clone(), msg.clone()))
+                .collect()
         };
         for (sender, msg) in deliveries {
             sender.send(msg).await.map_err(|_| BusError::Closed)?;
@@ -73,11 +79,7 @@ impl Bus for MemoryBus {
         Ok(())
     }
 
-    async fn subscribe(
-        &self,
-        topic: &str,
-        group: &str,
-    ) -> Result<Box<dyn Subscription>, BusError> {
+    async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
         let (tx, rx) = mpsc::channel(self.capacity);
         let backlog: Vec<Message> = {
             let mut topics = self.lock();

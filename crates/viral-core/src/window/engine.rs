@@ -144,7 +144,11 @@ impl WindowEngine {
         let hi = self.spec.last_start_at(t);
         let mut lo = hi - (self.spec.overlap() - 1) * hop;
         if let Some(w) = self.watermark {
-            lo = lo.max(self.spec.last_start_at(w.saturating_sub(size)).saturating_add(hop));
+            lo = lo.max(
+                self.spec
+                    .last_start_at(w.saturating_sub(size))
+                    .saturating_add(hop),
+            );
         }
         if lo > hi {
             self.stats.late += 1;

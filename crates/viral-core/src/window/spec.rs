@@ -40,7 +40,11 @@ fn millis(d: Duration, key: &'static str) -> Result<Millis, SpecError> {
 
 impl WindowSpec {
     /// `hop = None` gives tumbling windows (hop = size).
-    pub fn new(size: Duration, hop: Option<Duration>, lateness: Duration) -> Result<Self, SpecError> {
+    pub fn new(
+        size: Duration,
+        hop: Option<Duration>,
+        lateness: Duration,
+    ) -> Result<Self, SpecError> {
         let size = millis(size, "size")?;
         let hop = match hop {
             Some(h) => millis(h, "hop")?,

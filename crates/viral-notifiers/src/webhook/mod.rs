@@ -73,7 +73,12 @@ impl WebhookNotifier {
         self
     }
 
-    async fn attempt(&self, id: &str, body: &[u8], attempts: &AtomicU32) -> Result<(), AttemptError> {
+    async fn attempt(
+        &self,
+        id: &str,
+        body: &[u8],
+        attempts: &AtomicU32,
+    ) -> Result<(), AttemptError> {
         attempts.fetch_add(1, Ordering::Relaxed);
         let ts = SystemTime::now()
             .duration_since(UNIX_EPOCH)

@@ -88,7 +88,10 @@ async fn delivers_the_alert_with_standard_webhooks_headers_and_a_valid_signature
     let got: Alert = serde_json::from_slice(&body).unwrap();
     assert_eq!(got, alert());
     let h = |k: &str| headers.get(k).unwrap().to_str().unwrap().to_owned();
-    assert_eq!(h("webhook-id"), "ocean-spray:threshold:2020-09-25T18:00:00Z:firing");
+    assert_eq!(
+        h("webhook-id"),
+        "ocean-spray:threshold:2020-09-25T18:00:00Z:firing"
+    );
     assert_eq!(h("content-type"), "application/json");
     let ts = h("webhook-timestamp");
     assert!(ts.parse::<u64>().unwrap() > 1_700_000_000);
@@ -106,7 +109,10 @@ async fn retries_server_errors_until_delivered() {
     notifier(&s.url, None).notify(&alert()).await.unwrap();
     for _ in 0..3 {
         let (headers, _) = s.requests.recv().await.unwrap();
-        assert!(headers.get("webhook-signature").is_none(), "no secret, no signature");
+        assert!(
+            headers.get("webhook-signature").is_none(),
+            "no secret, no signature"
+        );
     }
     assert!(s.requests.try_recv().is_err(), "exactly three attempts");
 }
@@ -124,7 +130,10 @@ async fn honours_429_with_retry_after() {
 async fn client_errors_fail_at_once() {
     let mut s = server(vec![(400, None)]).await;
     let err = notifier(&s.url, None).notify(&alert()).await.unwrap_err();
-    assert!(matches!(err, NotifyError::Rejected { status: 400 }), "{err}");
+    assert!(
+        matches!(err, NotifyError::Rejected { status: 400 }),
+        "{err}"
+    );
     s.requests.recv().await.unwrap();
     assert!(s.requests.try_recv().is_err(), "one attempt only");
 }

@@ -66,7 +66,8 @@ impl SqliteStore {
         let _mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(backend)?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL;").map_err(backend)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL;")
+            .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -89,7 +90,10 @@ impl SqliteStore {
     }
 }
 
-fn range(from: Option<chrono::DateTime<chrono::Utc>>, to: Option<chrono::DateTime<chrono::Utc>>) -> (i64, i64) {
+fn range(
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    to: Option<chrono::DateTime<chrono::Utc>>,
+) -> (i64, i64) {
     (
         from.map_or(i64::MIN, |t| to_millis(&t)),
         to.map_or(i64::MAX, |t| to_millis(&t)),
@@ -102,7 +106,11 @@ fn limit(n: usize) -> i64 {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn put_counts(&self, window_size: Duration, counts: &[WindowCount]) -> Result<(), StoreError> {
+    async fn put_counts(
+        &self,
+        window_size: Duration,
+        counts: &[WindowCount],
+    ) -> Result<(), StoreError> {
         let window_ms = i64::try_from(window_size.as_millis()).map_err(backend)?;
         let rows: Vec<(String, i64, i64, i64)> = counts
             .iter()

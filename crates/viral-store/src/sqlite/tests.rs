@@ -32,7 +32,9 @@ fn q(topic: &str, from: Option<i64>, to: Option<i64>, limit: usize) -> CountsQue
 #[tokio::test]
 async fn upserts_are_idempotent_and_corrections_win() {
     let s = SqliteStore::in_memory().unwrap();
-    s.put_counts(MIN, &[wc("a", 0, 5), wc("a", 1, 7)]).await.unwrap();
+    s.put_counts(MIN, &[wc("a", 0, 5), wc("a", 1, 7)])
+        .await
+        .unwrap();
     s.put_counts(MIN, &[wc("a", 0, 5)]).await.unwrap();
     s.put_counts(MIN, &[wc("a", 1, 8)]).await.unwrap();
     let got = s.counts(&q("a", None, None, 100)).await.unwrap();

@@ -1,0 +1,20 @@
+//! Configuration: one TOML file shared by every viral process (`--config` or
+//! `VIRAL_CONFIG`), each key overridable from the environment (`VIRAL__WINDOW__SIZE=10m`:
+//! prefix `VIRAL__`, `__` for nesting), validated once at start-up so a bad value stops
+//! the process with a message naming the key instead of misbehaving later.
+//!
+//! # Layout
+//!
+//! - [`model`]: the sections and keys, with their defaults.
+//! - [`load`]: reading file + environment, turning figment's errors into ours.
+//! - [`validate`]: the rules serde cannot express (units, cross-key constraints).
+//!
+//! Secrets never live here: keys such as `notifiers.webhook.secret_env` name an
+//! environment variable that holds the secret.
+
+mod load;
+mod model;
+mod validate;
+
+pub use load::{load, load_str, ConfigError, DEMO_CONFIG};
+pub use model::*;

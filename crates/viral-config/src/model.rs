@@ -1,0 +1,300 @@
+//! Every configuration key, its type and its default. Unknown keys are errors: a typo
+//! must not silently fall back to a default.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+use viral_core::{TopicMatcher, TopicSpec, WindowSpec};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub topics: Vec<TopicConfig>,
+    pub window: WindowConfig,
+    #[serde(default)]
+    pub detectors: Vec<DetectorConfig>,
+    #[serde(default)]
+    pub bus: BusConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub aggregator: AggregatorConfig,
+    #[serde(default)]
+    pub sources: SourcesConfig,
+    #[serde(default)]
+    pub notifiers: NotifiersConfig,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopicConfig {
+    pub name: String,
+    pub terms: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    #[serde(with = "humantime_serde")]
+    pub size: Duration,
+    /// Defaults to `size` (tumbling windows).
+    #[serde(default, with = "humantime_serde")]
+    pub hop: Option<Duration>,
+    #[serde(default = "default_lateness", with = "humantime_serde")]
+    pub lateness: Duration,
+}
+
+fn default_lateness() -> Duration {
+    Duration::from_secs(60)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DetectorConfig {
+    /// The original rule: fire when count >= threshold.
+    Threshold {
+        threshold: u64,
+        /// Name carried by alerts; defaults to the kind. Must be unique.
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// Learns each topic's level and rhythm (not available yet: rejected by validation).
+    Adaptive {
+        #[serde(default)]
+        sensitivity: Option<String>,
+        #[serde(default)]
+        name: Option<String>,
+    },
+}
+
+impl DetectorConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DetectorConfig::Threshold { .. } => "threshold",
+            DetectorConfig::Adaptive { .. } => "adaptive",
+        }
+    }
+    pub fn name(&self) -> &str {
+        match self {
+            DetectorConfig::Threshold { name, .. } | DetectorConfig::Adaptive { name, .. } => {
+                name.as_deref().unwrap_or(self.kind())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BusKind {
+    #[default]
+    Memory,
+    Kafka,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    #[serde(default)]
+    pub kind: BusKind,
+    /// Capacity of each in-memory topic before publishers wait (backpressure).
+    #[serde(default = "default_memory_capacity")]
+    pub memory_capacity: usize,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self {
+            kind: BusKind::Memory,
+            memory_capacity: default_memory_capacity(),
+        }
+    }
+}
+
+fn default_memory_capacity() -> usize {
+    10_000
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    #[default]
+    Sqlite,
+    Scylla,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    #[serde(default)]
+    pub kind: StoreKind,
+    #[serde(default)]
+    pub sqlite: SqliteConfig,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            kind: StoreKind::Sqlite,
+            sqlite: SqliteConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SqliteConfig {
+    #[serde(default = "default_sqlite_path")]
+    pub path: PathBuf,
+}
+
+impl Default for SqliteConfig {
+    fn default() -> Self {
+        Self {
+            path: default_sqlite_path(),
+        }
+    }
+}
+
+fn default_sqlite_path() -> PathBuf {
+    PathBuf::from("viral.db")
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address of /metrics, /healthz and /readyz. Port 0 picks a free port (logged).
+    #[serde(default = "default_listen")]
+    pub listen: String,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: default_listen(),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:9900".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AggregatorConfig {
+    /// After this long without a mention, the watermark follows the clock so windows
+    /// close during silence.
+    #[serde(default = "default_idle_timeout", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Sample posts kept per window for alerts.
+    #[serde(default = "default_samples")]
+    pub samples: usize,
+}
+
+impl Default for AggregatorConfig {
+    fn default() -> Self {
+        Self {
+            idle_timeout: default_idle_timeout(),
+            samples: default_samples(),
+        }
+    }
+}
+
+fn default_idle_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+
+fn default_samples() -> usize {
+    5
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourcesConfig {
+    #[serde(default)]
+    pub synthetic: Option<viral_sources::synthetic::SyntheticConfig>,
+    #[serde(default)]
+    pub file: Option<viral_sources::file::FileConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifiersConfig {
+    /// Print each alert as one JSON line on standard output.
+    #[serde(default = "yes")]
+    pub stdout: bool,
+    #[serde(default)]
+    pub webhook: Option<viral_notifiers::webhook::WebhookConfig>,
+}
+
+impl Default for NotifiersConfig {
+    fn default() -> Self {
+        Self {
+            stdout: true,
+            webhook: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    #[serde(default)]
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `viral=debug,info`; `RUST_LOG` wins if set.
+    #[serde(default = "default_level")]
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: default_level(),
+        }
+    }
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+
+impl Config {
+    /// The window geometry (checked by validation, so this fails only on a `Config`
+    /// built by hand).
+    pub fn window_spec(&self) -> Result<WindowSpec, viral_core::window::SpecError> {
+        WindowSpec::new(self.window.size, self.window.hop, self.window.lateness)
+    }
+
+    pub fn topic_specs(&self) -> Vec<TopicSpec> {
+        self.topics
+            .iter()
+            .map(|t| TopicSpec {
+                name: t.name.clone(),
+                terms: t.terms.clone(),
+            })
+            .collect()
+    }
+
+    /// The topic matcher (checked by validation, like [`window_spec`](Self::window_spec)).
+    pub fn matcher(&self) -> Result<TopicMatcher, viral_core::matcher::MatcherError> {
+        TopicMatcher::new(&self.topic_specs())
+    }
+}

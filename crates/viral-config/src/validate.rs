@@ -1,0 +1,145 @@
+//! Rules that types alone cannot state. Each failure names the key it is about.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+
+use viral_core::matcher::MatcherError;
+use viral_core::WindowSpec;
+
+use crate::load::ConfigError;
+use crate::model::{BusKind, Config, DetectorConfig, StoreKind};
+
+pub(crate) fn validate(c: &Config) -> Result<(), ConfigError> {
+    topics(c)?;
+    WindowSpec::new(c.window.size, c.window.hop, c.window.lateness)
+        .map_err(|e| ConfigError::invalid("window", e.to_string()))?;
+    detectors(c)?;
+    if c.bus.kind == BusKind::Kafka {
+        return Err(ConfigError::invalid(
+            "bus.kind",
+            "\"kafka\" is not available in this build yet; use \"memory\" (viral standalone)",
+        ));
+    }
+    if c.bus.memory_capacity == 0 {
+        return Err(ConfigError::invalid(
+            "bus.memory_capacity",
+            "must be at least 1",
+        ));
+    }
+    if c.store.kind == StoreKind::Scylla {
+        return Err(ConfigError::invalid(
+            "store.kind",
+            "\"scylla\" is not available in this build yet; use \"sqlite\"",
+        ));
+    }
+    c.http.listen.parse::<SocketAddr>().map_err(|e| {
+        ConfigError::invalid(
+            "http.listen",
+            format!("{:?} is not an address: {e}", c.http.listen),
+        )
+    })?;
+    if c.aggregator.idle_timeout.is_zero() {
+        return Err(ConfigError::invalid(
+            "aggregator.idle_timeout",
+            "must be positive",
+        ));
+    }
+    if let Some(w) = &c.notifiers.webhook {
+        w.validate()
+            .map_err(|e| ConfigError::invalid("notifiers.webhook", e))?;
+    }
+    if let Some(s) = &c.sources.synthetic {
+        s.validate()
+            .map_err(|e| ConfigError::invalid("sources.synthetic", e))?;
+        if let Some(t) = &s.spike_topic {
+            if !c.topics.iter().any(|x| &x.name == t) {
+                return Err(ConfigError::invalid(
+                    "sources.synthetic.spike_topic",
+                    format!("{t:?} is not one of the configured topics"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn topics(c: &Config) -> Result<(), ConfigError> {
+    if c.topics.is_empty() {
+        return Err(ConfigError::invalid(
+            "topics",
+            "at least one [[topics]] is required",
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (i, t) in c.topics.iter().enumerate() {
+        let key = format!("topics[{i}].name");
+        let ok_chars = t
+            .name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.'));
+        if t.name.is_empty() || t.name.len() > 100 || !ok_chars {
+            return Err(ConfigError::invalid(
+                key,
+                format!(
+                    "{:?}: use 1 to 100 of ASCII letters, digits, '-', '_' or '.'",
+                    t.name
+                ),
+            ));
+        }
+        if !seen.insert(t.name.as_str()) {
+            return Err(ConfigError::invalid(
+                key,
+                format!("{:?} appears twice", t.name),
+            ));
+        }
+    }
+    c.matcher().map(|_| ()).map_err(|e| {
+        let i = |name: &str| c.topics.iter().position(|t| t.name == name).unwrap_or(0);
+        match &e {
+            MatcherError::EmptyTerm { topic, term } => {
+                let j = c.topics[i(topic)]
+                    .terms
+                    .iter()
+                    .position(|t| t == term)
+                    .unwrap_or(0);
+                ConfigError::invalid(format!("topics[{}].terms[{j}]", i(topic)), e.to_string())
+            }
+            MatcherError::NoTerms { topic } => {
+                ConfigError::invalid(format!("topics[{}].terms", i(topic)), e.to_string())
+            }
+            MatcherError::Build(_) => ConfigError::invalid("topics", e.to_string()),
+        }
+    })
+}
+
+fn detectors(c: &Config) -> Result<(), ConfigError> {
+    let mut names = HashSet::new();
+    for (i, d) in c.detectors.iter().enumerate() {
+        let key = format!("detectors[{i}]");
+        match d {
+            DetectorConfig::Threshold { threshold, .. } if *threshold == 0 => {
+                return Err(ConfigError::invalid(
+                    format!("{key}.threshold"),
+                    "must be at least 1 (0 would fire on silence)",
+                ));
+            }
+            DetectorConfig::Adaptive { .. } => {
+                return Err(ConfigError::invalid(
+                    format!("{key}.kind"),
+                    "\"adaptive\" is not available in this build yet; use \"threshold\"",
+                ));
+            }
+            _ => {}
+        }
+        if !names.insert(d.name()) {
+            return Err(ConfigError::invalid(
+                format!("{key}.name"),
+                format!(
+                    "detector name {:?} is used twice; give each a distinct `name`",
+                    d.name()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}

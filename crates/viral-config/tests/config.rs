@@ -1,0 +1,114 @@
+//! Loading and validation: good files load, the environment overrides the file, and each
+//! mistake fails with a message naming the key.
+
+use std::time::Duration;
+
+use viral_config::{load, load_str, ConfigError, DEMO_CONFIG};
+
+const GOOD: &str = r#"
+[[topics]]
+name = "ocean-spray"
+terms = ["ocean spray", "oceanspray"]
+
+[window]
+size = "30m"
+hop = "10m"
+lateness = "1m"
+
+[[detectors]]
+kind = "threshold"
+threshold = 20000
+"#;
+
+fn err(toml: &str) -> String {
+    load_str(toml).unwrap_err().to_string()
+}
+
+#[test]
+fn the_pinned_keys_load() {
+    let c = load_str(GOOD).unwrap();
+    assert_eq!(c.window.size, Duration::from_secs(1800));
+    assert_eq!(c.window_spec().unwrap().hop(), 600_000);
+    assert_eq!(c.detectors[0].name(), "threshold");
+    assert_eq!(c.matcher().unwrap().find("#OceanSpray!"), ["ocean-spray"]);
+}
+
+#[test]
+fn the_demo_config_is_valid() {
+    let c = load(None).unwrap();
+    assert!(!c.topics.is_empty());
+    assert!(!c.detectors.is_empty());
+    assert!(DEMO_CONFIG.contains("[[topics]]"));
+}
+
+#[test]
+fn hop_defaults_to_size() {
+    let c = load_str(&GOOD.replace("hop = \"10m\"\n", "")).unwrap();
+    assert_eq!(c.window_spec().unwrap().hop(), 1_800_000);
+}
+
+#[test]
+fn mistakes_name_their_key() {
+    let cases: &[(&str, &str, &str)] = &[
+        ("size = \"30m\"", "size = \"thirty\"", "window.size"),
+        ("hop = \"10m\"", "hop = \"7m\"", "window"),
+        (
+            "threshold = 20000",
+            "threshold = 0",
+            "detectors[0].threshold",
+        ),
+        ("threshold = 20000", "threshold = -5", "detectors"),
+        ("kind = \"threshold\"", "kind = \"magic\"", "detectors"),
+        (
+            "terms = [\"ocean spray\", \"oceanspray\"]",
+            "terms = [\"ocean spray\", \"#!\"]",
+            "topics[0].terms[1]",
+        ),
+        (
+            "terms = [\"ocean spray\", \"oceanspray\"]",
+            "terms = []",
+            "topics[0].terms",
+        ),
+        (
+            "name = \"ocean-spray\"",
+            "name = \"ocean spray\"",
+            "topics[0].name",
+        ),
+        ("[window]", "[window]\nsizee = \"1m\"", "sizee"),
+    ];
+    for (from, to, key) in cases {
+        let toml = GOOD.replace(from, to);
+        assert_ne!(toml, GOOD, "{from} not found");
+        let e = err(&toml);
+        assert!(e.contains(key), "{to:?} should name {key:?}, got: {e}");
+    }
+}
+
+#[test]
+fn cross_key_rules() {
+    let e = err(&format!(
+        "{GOOD}\n[[detectors]]\nkind = \"threshold\"\nthreshold = 5\n"
+    ));
+    assert!(e.contains("detectors[1].name"), "{e}");
+    let e = err(&format!(
+        "{GOOD}\n[sources.synthetic]\nspike_topic = \"nope\"\n"
+    ));
+    assert!(e.contains("sources.synthetic.spike_topic"), "{e}");
+    let e = err(&format!("{GOOD}\n[http]\nlisten = \"localhost\"\n"));
+    assert!(e.contains("http.listen"), "{e}");
+    let e = err(&format!(
+        "{GOOD}\n[notifiers.webhook]\nurl = \"not a url\"\n"
+    ));
+    assert!(e.contains("notifiers.webhook"), "{e}");
+    let e = err(&format!("{GOOD}\n[bus]\nkind = \"kafka\"\n"));
+    assert!(e.contains("bus.kind"), "{e}");
+    let e = err("[window]\nsize = \"1m\"\n");
+    assert!(e.contains("topics"), "{e}");
+}
+
+#[test]
+fn a_missing_file_is_an_error() {
+    let e = load(Some(std::path::Path::new("/nonexistent/viral.toml"))).unwrap_err();
+    assert!(matches!(e, ConfigError::Read { .. }), "{e}");
+    assert!(e.to_string().contains("/nonexistent/viral.toml"));
+}

@@ -1,0 +1,22 @@
+//! The three stages of viral, written once against the [`viral_bus::Bus`],
+//! [`viral_store::Store`] and [`viral_notifiers::Notifier`] traits, so the standalone
+//! mode (memory bus, SQLite) and the separate services run the very same code.
+//!
+//! # Layout
+//!
+//! - [`producer`]: posts from sources → topic matching → mentions on the bus.
+//! - [`aggregator`]: mentions → windows (the core engine) → counts on the bus and in the
+//!   store; idle watermark advance.
+//! - [`alerter`]: counts → detectors → incidents → store and notifiers.
+//! - [`deadletter`]: what every consumer does with a message it cannot use.
+
+pub mod aggregator;
+pub mod alerter;
+pub mod deadletter;
+pub mod producer;
+
+/// Consumer group names on the bus.
+pub mod groups {
+    pub const AGGREGATOR: &str = "viral-aggregator";
+    pub const ALERTER: &str = "viral-alerter";
+}

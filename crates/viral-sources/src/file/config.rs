@@ -1,0 +1,38 @@
+//! Keys of `[sources.file]`: which JSONL file of posts to replay into the pipeline, and
+//! how fast.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::InvalidConfig;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// A JSONL file of posts (DESIGN.md's Post shape), one per line.
+    pub path: PathBuf,
+    /// Unset: as fast as the pipeline takes them. Set: paced by the gaps between the
+    /// posts' `created_at`, divided by this (1.0 = as they happened, 60.0 = an hour a
+    /// minute), so that live stages see a realistic stream.
+    #[serde(default)]
+    pub speed: Option<f64>,
+}
+
+impl FileConfig {
+    /// Check the values; the keys named are relative to `sources.file`.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        if self.path.as_os_str().is_empty() {
+            return Err(InvalidConfig::new("path", "must not be empty"));
+        }
+        if let Some(speed) = self.speed {
+            if !(speed.is_finite() && speed > 0.0) {
+                return Err(InvalidConfig::new(
+                    "speed",
+                    format!("must be a positive number, got {speed}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}

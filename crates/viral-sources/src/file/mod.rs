@@ -1,0 +1,286 @@
+//! The file source: replays a JSONL file of posts (one DESIGN.md Post per line) into the
+//! live pipeline, as fast as it takes them or paced by the posts' own timestamps.
+//!
+//! It lets recorded or generated traffic (`viral generate`) drive the services, e.g. to
+//! reproduce an incident. Like `viral replay`, it skips a line that is not a valid Post
+//! and counts it rather than stopping: one bad record must not hide the rest.
+
+mod config;
+#[cfg(test)]
+mod tests;
+
+pub use config::FileConfig;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use viral_core::time::{to_millis, Millis};
+use viral_core::Post;
+
+use crate::{send_or_stop, Source, SourceError};
+
+const NAME: &str = "file";
+
+/// Invalid lines logged one by one; past this only the final count is logged, so a file
+/// in the wrong format cannot flood the logs.
+pub const LOGGED_INVALID_LINES: u64 = 10;
+
+/// A line longer than this is skipped as invalid without being held in memory (the same
+/// bound as `viral replay`).
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// Counters of a [`FileSource`], shared with whoever holds the handle: take it with
+/// [`FileSource::stats`] before running the source, read it during or after the run.
+#[derive(Debug, Clone, Default)]
+pub struct FileStats(Arc<Counters>);
+
+#[derive(Debug, Default)]
+struct Counters {
+    lines: AtomicU64,
+    posts: AtomicU64,
+    invalid: AtomicU64,
+}
+
+impl FileStats {
+    /// Lines read so far (valid or not).
+    pub fn lines(&self) -> u64 {
+        self.0.lines.load(Ordering::Relaxed)
+    }
+
+    /// Valid posts delivered into the sink so far.
+    pub fn posts(&self) -> u64 {
+        self.0.posts.load(Ordering::Relaxed)
+    }
+
+    /// Lines skipped because they were not a valid Post (including blank and over-long
+    /// lines, as `viral replay` counts them).
+    pub fn invalid(&self) -> u64 {
+        self.0.invalid.load(Ordering::Relaxed)
+    }
+}
+
+/// Posts read from a JSONL file, in file order.
+pub struct FileSource {
+    config: FileConfig,
+    stats: FileStats,
+}
+
+impl FileSource {
+    /// The configuration is checked when the source runs.
+    pub fn new(config: FileConfig) -> Self {
+        Self {
+            config,
+            stats: FileStats::default(),
+        }
+    }
+
+    /// A handle on this source's counters that outlives the source (whose `run`
+    /// consumes it).
+    pub fn stats(&self) -> FileStats {
+        self.stats.clone()
+    }
+
+    async fn replay(
+        &self,
+        reader: &mut (impl AsyncBufRead + Unpin),
+        sink: &mpsc::Sender<Post>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), SourceError> {
+        let path = self.config.path.as_path();
+        let mut pacer = self.config.speed.map(Pacer::new);
+        let mut buf = Vec::new();
+        let mut line_no: u64 = 0;
+        loop {
+            let line = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return Ok(()),
+                line = next_line(reader, &mut buf) => line.map_err(|source| SourceError::Read {
+                    source_name: NAME.to_owned(),
+                    path: path.to_owned(),
+                    source,
+                })?,
+            };
+            let Some(line) = line else {
+                return Ok(());
+            };
+            line_no += 1;
+            self.stats.0.lines.fetch_add(1, Ordering::Relaxed);
+            let parsed = match line {
+                Line::TooLong => Err(format!("longer than {MAX_LINE_BYTES} bytes")),
+                Line::Complete => serde_json::from_slice::<Post>(&buf).map_err(|e| e.to_string()),
+            };
+            let post = match parsed {
+                Ok(post) => post,
+                Err(error) => {
+                    self.invalid_line(path, line_no, &error);
+                    continue;
+                }
+            };
+            if let Some(pacer) = &mut pacer {
+                if !pacer.wait(to_millis(&post.created_at), shutdown).await {
+                    return Ok(());
+                }
+            }
+            if !send_or_stop(sink, shutdown, post).await {
+                return Ok(());
+            }
+            self.stats.0.posts.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn invalid_line(&self, path: &Path, line: u64, error: &str) {
+        let n = self.stats.0.invalid.fetch_add(1, Ordering::Relaxed) + 1;
+        if n <= LOGGED_INVALID_LINES {
+            tracing::warn!(path = %path.display(), line, %error, "file source: skipping a line that is not a valid post");
+        }
+        if n == LOGGED_INVALID_LINES {
+            tracing::warn!(path = %path.display(), "file source: further invalid lines are only counted");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Source for FileSource {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    async fn run(
+        self: Box<Self>,
+        sink: mpsc::Sender<Post>,
+        shutdown: CancellationToken,
+    ) -> Result<(), SourceError> {
+        self.config
+            .validate()
+            .map_err(|problem| SourceError::Config {
+                source_name: NAME.to_owned(),
+                problem,
+            })?;
+        let path = self.config.path.as_path();
+        let file = tokio::fs::File::open(path)
+            .await
+            .map_err(|source| SourceError::Open {
+                source_name: NAME.to_owned(),
+                path: path.to_owned(),
+                source,
+            })?;
+        tracing::info!(path = %path.display(), speed = ?self.config.speed, "file source started");
+        let mut reader = BufReader::with_capacity(1 << 16, file);
+        let result = self.replay(&mut reader, &sink, &shutdown).await;
+        let (lines, posts, invalid) =
+            (self.stats.lines(), self.stats.posts(), self.stats.invalid());
+        tracing::info!(path = %path.display(), lines, posts, invalid, "file source stopped");
+        if invalid > LOGGED_INVALID_LINES {
+            tracing::warn!(
+                path = %path.display(),
+                invalid,
+                not_shown = invalid - LOGGED_INVALID_LINES,
+                "file source: skipped invalid lines"
+            );
+        }
+        result
+    }
+}
+
+/// What [`next_line`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Line {
+    /// The line, without its `\n`, is in the buffer.
+    Complete,
+    /// The line was longer than [`MAX_LINE_BYTES`] and was consumed without being kept.
+    TooLong,
+}
+
+/// Read the next line into `buf` (cleared first), without its newline. `Ok(None)` at the
+/// end of the input. Unlike `AsyncBufReadExt::lines`, invalid UTF-8 is left for the JSON
+/// parser to reject (one invalid line, not the end of the stream), and memory is bounded
+/// by [`MAX_LINE_BYTES`] whatever the file holds.
+async fn next_line(
+    reader: &mut (impl AsyncBufRead + Unpin),
+    buf: &mut Vec<u8>,
+) -> std::io::Result<Option<Line>> {
+    buf.clear();
+    let mut read_any = false;
+    let mut too_long = false;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            // A last line without a trailing newline still counts as a line.
+            return Ok(read_any.then_some(if too_long {
+                Line::TooLong
+            } else {
+                Line::Complete
+            }));
+        }
+        read_any = true;
+        let (chunk, used, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], i + 1, true),
+            None => (available, available.len(), false),
+        };
+        if !too_long {
+            if buf.len() + chunk.len() > MAX_LINE_BYTES {
+                too_long = true;
+                buf.clear();
+            } else {
+                buf.extend_from_slice(chunk);
+            }
+        }
+        reader.consume(used);
+        if done {
+            return Ok(Some(if too_long {
+                Line::TooLong
+            } else {
+                Line::Complete
+            }));
+        }
+    }
+}
+
+/// Paces posts by their `created_at`: post i is sent `(max created_at so far − first
+/// created_at) / speed` after the first. Measuring from one anchor rather than sleeping
+/// gap by gap keeps the error from accumulating; using the running maximum means a post
+/// older than its predecessor is sent at once instead of waiting a negative gap.
+struct Pacer {
+    speed: f64,
+    anchor: Option<(Millis, Instant)>,
+    latest: Millis,
+}
+
+impl Pacer {
+    fn new(speed: f64) -> Self {
+        Self {
+            speed,
+            anchor: None,
+            latest: Millis::MIN,
+        }
+    }
+
+    /// Wait until the post created at `created` is due; false if shutdown came first.
+    async fn wait(&mut self, created: Millis, shutdown: &CancellationToken) -> bool {
+        let (first, anchor) = *self.anchor.get_or_insert((created, Instant::now()));
+        self.latest = self.latest.max(created);
+        let offset_s = self.latest.saturating_sub(first) as f64 / 1000.0 / self.speed;
+        let deadline = Duration::try_from_secs_f64(offset_s)
+            .ok()
+            .and_then(|d| anchor.checked_add(d));
+        match deadline {
+            Some(deadline) if deadline <= Instant::now() => !shutdown.is_cancelled(),
+            Some(deadline) => tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => false,
+                _ = tokio::time::sleep_until(deadline) => true,
+            },
+            // Due beyond what the clock can represent: in effect never.
+            None => {
+                shutdown.cancelled().await;
+                false
+            }
+        }
+    }
+}

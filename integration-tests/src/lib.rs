@@ -1,0 +1,10 @@
+//! Helpers for viral's end-to-end tests.
+//!
+//! # Layout
+//!
+//! - [`schema`]: validates messages against the JSON Schemas in `schemas/`, the contract
+//!   other tools read, with a real JSON Schema validator.
+//! - [`webhook`]: a real HTTP server that records what notifiers POST to it.
+
+pub mod schema;
+pub mod webhook;

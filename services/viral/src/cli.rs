@@ -1,0 +1,71 @@
+//! Flags of every subcommand (DESIGN.md pins `replay`, `standalone`, `counts`, `backtest`).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "viral",
+    version,
+    about = "Am I going viral? Count mentions in time windows, alert when abnormal."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole pipeline in one process: synthetic (or file) source, in-memory bus,
+    /// SQLite store, alerts on stdout and webhook. With no --config, a built-in demo.
+    Standalone {
+        #[arg(long, env = "VIRAL_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Apply matching and windowing to a JSONL file of posts; write one WindowCount per line.
+    Replay {
+        #[arg(long, env = "VIRAL_CONFIG")]
+        config: PathBuf,
+        /// Posts, one JSON object per line; `-` for stdin.
+        #[arg(long)]
+        input: String,
+        /// Window counts, one JSON object per line; `-` for stdout.
+        #[arg(long)]
+        output: String,
+    },
+    /// Print stored window counts of a topic, one JSON object per line.
+    Counts {
+        #[arg(long, env = "VIRAL_CONFIG")]
+        config: PathBuf,
+        #[arg(long)]
+        topic: String,
+        /// RFC 3339 time, or a duration meaning that long ago (`24h`).
+        #[arg(long)]
+        from: Option<String>,
+        /// RFC 3339 time, or a duration meaning that long ago.
+        #[arg(long)]
+        to: Option<String>,
+        /// At most this many rows.
+        #[arg(long, default_value_t = 10_000)]
+        limit: usize,
+    },
+    /// Write synthetic posts (the standalone demo's generator) as JSONL, for replay and
+    /// benchmarks. Topics and generator settings come from the config.
+    Generate {
+        #[arg(long, env = "VIRAL_CONFIG")]
+        config: Option<PathBuf>,
+        /// Where to write; `-` for stdout.
+        #[arg(long, default_value = "-")]
+        output: String,
+        /// Simulated time span to generate (humantime, e.g. `24h`).
+        #[arg(long, default_value = "24h")]
+        duration: String,
+        /// Simulated start time (RFC 3339); defaults to 2020-09-25T00:00:00Z.
+        #[arg(long, default_value = "2020-09-25T00:00:00Z")]
+        start: String,
+        /// Stop after this many posts.
+        #[arg(long)]
+        limit: Option<u64>,
+    },
+}

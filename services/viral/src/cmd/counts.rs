@@ -1,0 +1,49 @@
+//! `viral counts`: read stored window counts back, one JSON object per line.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use viral_store::{CountsQuery, Store};
+
+pub fn run(
+    config: &Path,
+    topic: String,
+    from: Option<&str>,
+    to: Option<&str>,
+    limit: usize,
+) -> anyhow::Result<ExitCode> {
+    let config = viral_config::load(Some(config))?;
+    let from = from.map(|v| super::parse_time("from", v)).transpose()?;
+    let to = to.map(|v| super::parse_time("to", v)).transpose()?;
+    if let (Some(f), Some(t)) = (from, to) {
+        anyhow::ensure!(f <= t, "--from must not be after --to");
+    }
+    let path = &config.store.sqlite.path;
+    anyhow::ensure!(
+        path.exists(),
+        "no store at {} (store.sqlite.path): nothing has been counted yet",
+        path.display()
+    );
+    let store = viral_store::sqlite::SqliteStore::open(path)
+        .with_context(|| format!("cannot open the store at {}", path.display()))?;
+    let query = CountsQuery {
+        topic,
+        window_size: config.window.size,
+        from,
+        to,
+        limit,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let counts = rt.block_on(store.counts(&query))?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for c in &counts {
+        serde_json::to_writer(&mut out, c)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,205 @@
+//! `viral replay`: matching and windowing over a JSONL file of posts, as fast as it can,
+//! with exactly the core code the services run. It streams: memory depends on the open
+//! windows, not on the size of the input.
+
+use std::borrow::Cow;
+use std::io::{BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+use viral_core::matcher::TopicMatcher;
+use viral_core::time::{event_time, parse_rfc3339};
+use viral_core::window::{MentionRef, WindowEngine, WindowSpec};
+
+/// The last line `viral replay` prints on stderr (DESIGN.md pins the keys and order).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub posts: u64,
+    pub mentions: u64,
+    pub duplicates: u64,
+    pub late: u64,
+    pub invalid: u64,
+    pub windows: u64,
+}
+
+/// A Post borrowed from its line: same fields and validity rules as `viral_core::Post`,
+/// without copying the strings of posts that match nothing.
+#[derive(Deserialize)]
+struct PostLine<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[allow(dead_code)]
+    #[serde(borrow)]
+    source: Cow<'a, str>,
+    #[serde(borrow)]
+    text: Cow<'a, str>,
+    #[serde(borrow)]
+    created_at: Cow<'a, str>,
+    #[serde(default, borrow)]
+    observed_at: Option<Cow<'a, str>>,
+    #[allow(dead_code)]
+    #[serde(default, borrow)]
+    author: Option<Cow<'a, str>>,
+    #[allow(dead_code)]
+    #[serde(default, borrow)]
+    url: Option<Cow<'a, str>>,
+    #[allow(dead_code)]
+    #[serde(default, borrow)]
+    lang: Option<Cow<'a, str>>,
+}
+
+/// Lines longer than this are skipped as invalid without being held in memory.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// Replay `input` into `output`; invalid lines are reported to `errors`. I/O errors on
+/// input or output end the replay; bad lines never do.
+pub fn replay(
+    matcher: &TopicMatcher,
+    spec: WindowSpec,
+    input: impl BufRead,
+    mut output: impl Write,
+    mut errors: impl Write,
+) -> std::io::Result<Summary> {
+    let mut engine = WindowEngine::new(spec);
+    let mut summary = Summary::default();
+    let (mut scratch, mut topics, mut closed) = (Vec::new(), Vec::new(), Vec::new());
+    let mut lines = Lines::new(input);
+    let mut line_no = 0u64;
+    while let Some(line) = lines.next_line()? {
+        line_no += 1;
+        let Some(line) = line else {
+            summary.invalid += 1;
+            writeln!(
+                errors,
+                "line {line_no}: longer than {MAX_LINE_BYTES} bytes, skipped"
+            )?;
+            continue;
+        };
+        let post = match parse(line) {
+            Ok(p) => p,
+            Err(e) => {
+                summary.invalid += 1;
+                writeln!(errors, "line {line_no}: invalid post: {e}")?;
+                continue;
+            }
+        };
+        summary.posts += 1;
+        topics.clear();
+        matcher.find_into(&post.text, &mut scratch, &mut topics);
+        for &t in &topics {
+            summary.mentions += 1;
+            engine.push(
+                MentionRef {
+                    topic: matcher.name(t),
+                    id: &post.id,
+                    event_time: post.event_time,
+                    text: "",
+                    url: None,
+                },
+                &mut closed,
+            );
+        }
+        write_counts(&mut output, &mut closed)?;
+    }
+    engine.flush(&mut closed);
+    write_counts(&mut output, &mut closed)?;
+    output.flush()?;
+    let stats = engine.stats();
+    summary.duplicates = stats.duplicates;
+    summary.late = stats.late;
+    summary.windows = stats.windows;
+    Ok(summary)
+}
+
+struct Parsed<'a> {
+    id: Cow<'a, str>,
+    text: Cow<'a, str>,
+    event_time: i64,
+}
+
+fn parse(line: &[u8]) -> Result<Parsed<'_>, String> {
+    let p: PostLine<'_> = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    let created = parse_rfc3339(&p.created_at)
+        .map_err(|e| format!("created_at {:?} is not RFC 3339: {e}", p.created_at))?;
+    let observed = match &p.observed_at {
+        Some(o) => {
+            Some(parse_rfc3339(o).map_err(|e| format!("observed_at {o:?} is not RFC 3339: {e}"))?)
+        }
+        None => None,
+    };
+    Ok(Parsed {
+        event_time: event_time(&created, observed.as_ref()),
+        id: p.id,
+        text: p.text,
+    })
+}
+
+fn write_counts(
+    out: &mut impl Write,
+    closed: &mut Vec<viral_core::WindowCount>,
+) -> std::io::Result<()> {
+    for wc in closed.drain(..) {
+        serde_json::to_writer(&mut *out, &wc)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// Splits input into lines without ever buffering more than [`MAX_LINE_BYTES`] of one.
+struct Lines<R> {
+    input: R,
+    buf: Vec<u8>,
+}
+
+impl<R: BufRead> Lines<R> {
+    fn new(input: R) -> Self {
+        Self {
+            input,
+            buf: Vec::new(),
+        }
+    }
+
+    /// `Ok(None)` at the end; `Ok(Some(None))` for an over-long line (skipped).
+    fn next_line(&mut self) -> std::io::Result<Option<Option<&[u8]>>> {
+        self.buf.clear();
+        let mut too_long = false;
+        let mut read_any = false;
+        loop {
+            let chunk = match self.input.fill_buf() {
+                Ok(c) => c,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if chunk.is_empty() {
+                break;
+            }
+            read_any = true;
+            let (part, done) = match memchr::memchr(b'\n', chunk) {
+                Some(i) => (&chunk[..i], Some(i + 1)),
+                None => (chunk, None),
+            };
+            if !too_long {
+                if self.buf.len() + part.len() > MAX_LINE_BYTES {
+                    too_long = true;
+                    self.buf.clear();
+                } else {
+                    self.buf.extend_from_slice(part);
+                }
+            }
+            let used = done.unwrap_or(chunk.len());
+            self.input.consume(used);
+            if done.is_some() {
+                break;
+            }
+        }
+        if !read_any {
+            return Ok(None);
+        }
+        if too_long {
+            return Ok(Some(None));
+        }
+        if self.buf.last() == Some(&b'\r') {
+            self.buf.pop();
+        }
+        Ok(Some(Some(&self.buf)))
+    }
+}

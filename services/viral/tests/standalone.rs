@@ -1,0 +1,220 @@
+//! `viral standalone` end to end, as a user runs it: the synthetic day goes viral, the
+//! threshold fires and resolves, alerts arrive on stdout and at a real webhook receiver,
+//! the ops endpoints answer, SIGTERM stops it cleanly, and `viral counts` reads the store.
+//! Every wait is on an event (a line, a request); the timeout only guards against a hang.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+use viral_integration_tests::{schema::Schema, webhook};
+
+const GUARD: Duration = Duration::from_secs(180);
+
+fn config(db: &std::path::Path, hook: &str) -> String {
+    format!(
+        r#"
+[[topics]]
+name = "ocean-spray"
+terms = ["ocean spray", "oceanspray"]
+
+[[topics]]
+name = "cranberry"
+terms = ["cranberry"]
+
+[window]
+size = "30m"
+lateness = "1m"
+
+[[detectors]]
+kind = "threshold"
+threshold = 1500
+
+[store.sqlite]
+path = "{db}"
+
+[http]
+listen = "127.0.0.1:0"
+
+[log]
+format = "json"
+
+[notifiers.webhook]
+url = "{hook}"
+
+[sources.synthetic]
+speed = 3000.0
+spike_after = "3h"
+spike_duration = "2h"
+"#,
+        db = db.display()
+    )
+}
+
+async fn guard<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(GUARD, f)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_spike_fires_and_resolves_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("viral.db");
+    let mut hook = webhook::start().await;
+    let cfg = dir.path().join("viral.toml");
+    std::fs::write(&cfg, config(&db, &hook.url())).unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_viral"))
+        .args(["standalone", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+
+    // The JSON log line announcing the service carries the metrics URL.
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let metrics_url = guard("the start-up log line", async {
+        loop {
+            let line = stderr
+                .next_line()
+                .await
+                .unwrap()
+                .expect("stderr closed early");
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                if let Some(url) = v["metrics"].as_str() {
+                    return url.to_owned();
+                }
+            }
+        }
+    })
+    .await;
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+
+    let alert_schema = Schema::load("alert");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = Vec::new();
+    guard("a firing and a resolved alert on stdout", async {
+        while printed.len() < 2 {
+            let line = stdout
+                .next_line()
+                .await
+                .unwrap()
+                .expect("stdout closed early");
+            let v: Value = serde_json::from_str(&line).unwrap();
+            alert_schema.assert_valid(&v);
+            printed.push(v);
+        }
+    })
+    .await;
+    assert_eq!(printed[0]["status"], "firing");
+    assert_eq!(printed[0]["topic"], "ocean-spray");
+    assert!(printed[0]["count"].as_u64().unwrap() >= 1500);
+    assert!(!printed[0]["samples"].as_array().unwrap().is_empty());
+    assert_eq!(printed[1]["status"], "resolved");
+    assert_eq!(printed[1]["id"], printed[0]["id"], "one incident");
+
+    for want in &printed {
+        let got = guard("the webhook delivery", hook.requests.recv())
+            .await
+            .unwrap();
+        assert_eq!(&got.body, want);
+        let status = want["status"].as_str().unwrap();
+        let id = want["id"].as_str().unwrap();
+        assert_eq!(got.headers["webhook-id"], format!("{id}:{status}"));
+    }
+
+    let http = reqwest::Client::new();
+    let metrics = http
+        .get(&metrics_url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"viral_alerts_total{detector="threshold",status="firing"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains(r#"viral_notifications_total{notifier="webhook",result="ok"} 2"#));
+    assert!(metrics.contains("viral_windows_closed_total"));
+    let base = metrics_url.trim_end_matches("/metrics");
+    let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    assert_eq!(
+        http.get(format!("{base}/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+
+    // SIGTERM: a clean, prompt, successful exit.
+    let pid = child.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = guard("exit after SIGTERM", child.wait()).await.unwrap();
+    assert!(status.success(), "{status:?}");
+
+    // The counts are in the store, readable with `viral counts`.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_viral"))
+        .args(["counts", "--config"])
+        .arg(&cfg)
+        .args(["--topic", "ocean-spray"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let count_schema = Schema::load("window_count");
+    let counts: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for c in &counts {
+        count_schema.assert_valid(c);
+    }
+    let peak = counts
+        .iter()
+        .filter_map(|c| c["count"].as_u64())
+        .max()
+        .unwrap();
+    assert!(peak >= 1500, "peak stored count {peak}");
+    assert!(
+        counts.len() >= 6,
+        "one row per closed window: {}",
+        counts.len()
+    );
+}
+
+#[test]
+fn a_bad_config_stops_start_up_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("viral.toml");
+    std::fs::write(
+        &cfg,
+        config(&dir.path().join("x.db"), "http://127.0.0.1:9/hook")
+            .replace("threshold = 1500", "threshold = 0"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_viral"))
+        .args(["standalone", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("detectors[0].threshold"), "{stderr}");
+}
