@@ -153,11 +153,11 @@ impl Generator {
             self.texts.topic_text(topic, spiking, &mut self.rng)
         };
         let created = if self.rng.random_bool(self.late_ratio) {
-            at - self.rng.random_range(2 * MINUTE..10 * MINUTE)
+            at.saturating_sub(self.rng.random_range(2 * MINUTE..10 * MINUTE))
         } else {
             at
         };
-        let observed = at + self.rng.random_range(100..900);
+        let observed = at.saturating_add(self.rng.random_range(100..900));
         let author = self.rng.random_range(0..AUTHORS);
         let n = self.next_id;
         self.next_id += 1;
@@ -193,7 +193,7 @@ fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u64 {
 }
 
 /// Clamp to a probability; NaN counts as 0.
-pub(crate) fn unit(p: f64) -> f64 {
+fn unit(p: f64) -> f64 {
     if p.is_nan() {
         0.0
     } else {
