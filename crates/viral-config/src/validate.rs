@@ -107,7 +107,6 @@ fn topics(c: &Config) -> Result<(), ConfigError> {
             MatcherError::NoTerms { topic } => {
                 ConfigError::invalid(format!("topics[{}].terms", i(topic)), e.to_string())
             }
-            MatcherError::Build(_) => ConfigError::invalid("topics", e.to_string()),
         }
     })
 }

@@ -17,7 +17,7 @@ pub async fn run(
     bus: Arc<dyn Bus>,
     metrics: Metrics,
 ) -> Result<(), BusError> {
-    let (mut scratch, mut ids) = (Vec::new(), Vec::new());
+    let (mut scratch, mut ids) = (viral_core::matcher::Scratch::default(), Vec::new());
     let out = StageLabel { stage: "producer" };
     while let Some(post) = posts.recv().await {
         let source = SourceLabel {

@@ -61,7 +61,11 @@ pub fn replay(
 ) -> std::io::Result<Summary> {
     let mut engine = WindowEngine::new(spec);
     let mut summary = Summary::default();
-    let (mut scratch, mut topics, mut closed) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut scratch, mut topics, mut closed) = (
+        viral_core::matcher::Scratch::default(),
+        Vec::new(),
+        Vec::new(),
+    );
     let mut lines = Lines::new(input);
     let mut line_no = 0u64;
     while let Some(line) = lines.next_line()? {
