@@ -54,7 +54,7 @@ pub fn posts(n: usize, topics: usize) -> (Vec<TopicSpec>, Vec<Pre>) {
     (specs, posts)
 }
 
-pub fn run(matcher: &TopicMatcher, spec: WindowSpec, posts: &[Pre]) -> u64 {
+pub fn run(matcher: &TopicMatcher, spec: WindowSpec, posts: &[Pre]) -> viral_core::WindowStats {
     let mut engine = WindowEngine::new(spec);
     let (mut scratch, mut ids, mut out) = (Scratch::default(), Vec::new(), Vec::new());
     for p in posts {
@@ -75,5 +75,5 @@ pub fn run(matcher: &TopicMatcher, spec: WindowSpec, posts: &[Pre]) -> u64 {
         out.clear();
     }
     engine.flush(&mut out);
-    engine.stats().counted
+    engine.stats()
 }
