@@ -9,11 +9,13 @@
 //!   store; idle watermark advance.
 //! - [`alerter`]: counts → detectors → incidents → store and notifiers.
 //! - [`deadletter`]: what every consumer does with a message it cannot use.
+//! - [`service`]: the shared entry point of the service binaries.
 
 pub mod aggregator;
 pub mod alerter;
 pub mod deadletter;
 pub mod producer;
+pub mod service;
 
 /// Consumer group names on the bus.
 pub mod groups {

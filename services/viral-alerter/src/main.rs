@@ -1,24 +1,14 @@
 //! `viral-alerter`: window counts → detectors → incidents → notifiers, as its own process.
-//!
-//! A separate process only makes sense on a shared bus (Kafka); until that bus lands,
-//! this binary validates its configuration and explains how to run the pipeline instead
-//! (`viral standalone`), rather than starting something that cannot talk to anyone.
+//! The behaviour lives in `viral_pipeline`; see `viral_pipeline::service`.
 
-use clap::Parser;
+use std::process::ExitCode;
 
-#[derive(Parser)]
-#[command(name = "viral-alerter", version, about = "viral alerter service")]
-struct Args {
-    #[arg(long, env = "VIRAL_CONFIG")]
-    config: std::path::PathBuf,
-}
-
-fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let config = viral_config::load(Some(&args.config))?;
-    viral_runtime::logging::init(
-        config.log.format == viral_config::LogFormat::Json,
-        &config.log.level,
-    );
-    anyhow::bail!(viral_runtime::SEPARATE_SERVICES_NEED_KAFKA)
+fn main() -> ExitCode {
+    match viral_pipeline::service::main("viral-alerter") {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("viral-alerter: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
