@@ -5,6 +5,8 @@
 //! - [`schema`]: validates messages against the JSON Schemas in `schemas/`, the contract
 //!   other tools read, with a real JSON Schema validator.
 //! - [`webhook`]: a real HTTP server that records what notifiers POST to it.
+//! - [`kafka`]: the real Kafka broker Kafka tests use, started on demand.
 
+pub mod kafka;
 pub mod schema;
 pub mod webhook;

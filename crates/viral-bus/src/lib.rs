@@ -5,15 +5,18 @@
 //! - [`Bus`] / [`Subscription`]: the trait every bus implements (publish with
 //!   acknowledgement, consume as a group, commit progress).
 //! - [`memory`]: an in-process bus for `viral standalone` and unit tests.
+//! - [`kafka`]: Apache Kafka (and compatible brokers) through librdkafka.
 //!
 //! Payloads are bytes (JSON) on every bus, so the in-memory path exercises the same
 //! encoding, decoding and dead-lettering as Kafka does.
 
+pub mod kafka;
 pub mod memory;
 
 use async_trait::async_trait;
 use thiserror::Error;
 
+pub use kafka::{KafkaBus, KafkaConfig};
 pub use memory::MemoryBus;
 
 /// Topic names (configurable later; these are DESIGN.md's).
