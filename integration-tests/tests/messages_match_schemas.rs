@@ -72,7 +72,8 @@ async fn every_emitted_message_validates() {
     drop(tx);
     let matcher = Arc::new(config.matcher().unwrap());
     let bus_dyn: Arc<dyn Bus> = bus.clone();
-    viral_pipeline::producer::run(rx, matcher, bus_dyn, Metrics::new())
+    let clock = Arc::new(viral_runtime::clock::SystemClock);
+    viral_pipeline::producer::run(rx, matcher, bus_dyn, clock, Metrics::new())
         .await
         .unwrap();
     let mention_schema = Schema::load("mention");

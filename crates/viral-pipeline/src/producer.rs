@@ -1,13 +1,19 @@
 //! Producer stage: every post from the sources is matched against the tracked topics and
 //! published as one Mention per matched topic (key = topic name, so a topic stays in one
 //! partition). A post counts as handled only once the bus accepted all its mentions.
+//!
+//! Posts without `observed_at` are stamped with the clock on arrival: event time is the
+//! earlier of `created_at` and `observed_at`, so a post claiming to be from the far future
+//! cannot drag the watermark (and every topic's zero-count windows) along with it.
 
 use std::sync::Arc;
 
 use tokio::sync::mpsc;
 use viral_bus::{topics, Bus, BusError};
 use viral_core::matcher::TopicMatcher;
+use viral_core::time::from_millis;
 use viral_core::{Mention, Post};
+use viral_runtime::clock::SharedClock;
 use viral_runtime::metrics::{Metrics, SourceLabel, StageLabel, TopicLabel};
 
 /// Run until `posts` is closed (all sources finished or stopped).
@@ -15,11 +21,15 @@ pub async fn run(
     mut posts: mpsc::Receiver<Post>,
     matcher: Arc<TopicMatcher>,
     bus: Arc<dyn Bus>,
+    clock: SharedClock,
     metrics: Metrics,
 ) -> Result<(), BusError> {
     let (mut scratch, mut ids) = (viral_core::matcher::Scratch::default(), Vec::new());
     let out = StageLabel { stage: "producer" };
-    while let Some(post) = posts.recv().await {
+    while let Some(mut post) = posts.recv().await {
+        if post.observed_at.is_none() {
+            post.observed_at = Some(from_millis(clock.now_ms()));
+        }
         let source = SourceLabel {
             source: post.source.clone(),
         };
@@ -57,4 +67,104 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use viral_bus::MemoryBus;
+    use viral_core::time::{parse_rfc3339, to_millis};
+    use viral_core::TopicSpec;
+    use viral_runtime::clock::Clock;
+
+    struct Fixed(i64);
+    impl Clock for Fixed {
+        fn now_ms(&self) -> i64 {
+            self.0
+        }
+    }
+
+    fn post(id: &str, text: &str, created: &str, observed: Option<&str>) -> Post {
+        Post {
+            id: id.into(),
+            source: "test".into(),
+            text: text.into(),
+            created_at: parse_rfc3339(created).unwrap(),
+            observed_at: observed.map(|o| parse_rfc3339(o).unwrap()),
+            author: None,
+            url: None,
+            lang: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_mention_per_matched_topic_keyed_by_topic_and_stamped_on_arrival() {
+        let matcher = Arc::new(
+            TopicMatcher::new(&[
+                TopicSpec {
+                    name: "a".into(),
+                    terms: vec!["alpha".into()],
+                },
+                TopicSpec {
+                    name: "b".into(),
+                    terms: vec!["beta".into()],
+                },
+            ])
+            .unwrap(),
+        );
+        let bus = Arc::new(MemoryBus::new(16));
+        let mut sub = bus.subscribe(topics::MENTIONS, "t").await.unwrap();
+        let (tx, rx) = mpsc::channel(4);
+        let now = to_millis(&parse_rfc3339("2020-09-25T18:00:00Z").unwrap());
+        tx.send(post("1", "alpha and beta", "9999-01-01T00:00:00Z", None))
+            .await
+            .unwrap();
+        tx.send(post("2", "nothing here", "2020-09-25T17:00:00Z", None))
+            .await
+            .unwrap();
+        tx.send(post(
+            "3",
+            "beta",
+            "2020-09-25T17:59:00Z",
+            Some("2020-09-25T17:59:01Z"),
+        ))
+        .await
+        .unwrap();
+        drop(tx);
+        let metrics = Metrics::new();
+        run(
+            rx,
+            matcher,
+            bus.clone(),
+            Arc::new(Fixed(now)),
+            metrics.clone(),
+        )
+        .await
+        .unwrap();
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            let m = sub.next().await.unwrap();
+            let mention: Mention = serde_json::from_slice(&m.payload).unwrap();
+            assert_eq!(m.key, mention.topic);
+            let t = mention.post.event_time();
+            got.push((mention.topic, mention.post.id, t));
+        }
+        assert_eq!(
+            got,
+            [
+                ("a".to_string(), "1".to_string(), now),
+                ("b".to_string(), "1".to_string(), now),
+                ("b".to_string(), "3".to_string(), now - 60_000),
+            ]
+        );
+        let text = metrics.encode();
+        assert!(
+            text.contains(r#"viral_posts_received_total{source="test"} 3"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"viral_posts_matched_total{source="test"} 2"#),
+            "{text}"
+        );
+    }
 }

@@ -116,8 +116,8 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
     let source = build_source(&config, &synthetic, clock.clone())?;
     let stop = shutdown.clone();
     tasks.spawn(async move { Ok(source.run(posts_tx, stop).await?) });
-    let (b, m) = (bus.clone(), metrics.clone());
-    tasks.spawn(async move { Ok(producer::run(posts_rx, matcher, b, m).await?) });
+    let (b, c, m) = (bus.clone(), clock.clone(), metrics.clone());
+    tasks.spawn(async move { Ok(producer::run(posts_rx, matcher, b, c, m).await?) });
 
     let topics: Vec<&str> = config.topics.iter().map(|t| t.name.as_str()).collect();
     tracing::info!(
