@@ -104,6 +104,7 @@ async fn every_emitted_message_validates() {
                 event_time: m.post.event_time(),
                 text: &m.post.text,
                 url: m.post.url.as_deref(),
+                seq: 0,
             },
             &mut closed,
         );

@@ -114,6 +114,7 @@ impl Aggregator {
                 event_time: mention.post.event_time(),
                 text: &mention.post.text,
                 url: mention.post.url.as_deref(),
+                seq: msg.offset.max(0) as u64,
             },
             closed,
         );

@@ -68,6 +68,7 @@ pub fn run(matcher: &TopicMatcher, spec: WindowSpec, posts: &[Pre]) -> viral_cor
                     event_time: p.t,
                     text: "",
                     url: None,
+                    seq: 0,
                 },
                 &mut out,
             );

@@ -27,6 +27,10 @@ pub struct MentionRef<'a> {
     /// Kept only while the window has fewer than `sample_limit` samples.
     pub text: &'a str,
     pub url: Option<&'a str>,
+    /// Position of the mention in its stream (a Kafka offset, a line number): the engine
+    /// reports the smallest one any open window still depends on, so a consumer knows
+    /// where to resume after a crash. Use 0 where nothing resumes.
+    pub seq: u64,
 }
 
 /// What happened to one mention.
@@ -51,11 +55,35 @@ pub struct WindowStats {
     pub windows: u64,
 }
 
-#[derive(Default)]
 struct Slot {
     count: u64,
     seen: FxHashSet<u128>,
     samples: Vec<Sample>,
+    /// Smallest `seq` counted here (`u64::MAX` while empty).
+    min_seq: u64,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            seen: FxHashSet::default(),
+            samples: Vec::new(),
+            min_seq: u64::MAX,
+        }
+    }
+}
+
+/// What must survive a restart besides the input itself: the watermark, the latest event
+/// time, and where each topic's windows have got to (so quiet topics keep their
+/// zero-count windows). Open windows' contents are not in it: they are rebuilt by
+/// re-reading the input from [`WindowEngine::resume_seq`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    pub watermark: Option<Millis>,
+    pub max_event: Option<Millis>,
+    /// (topic, start of its first window not yet emitted)
+    pub topics: Vec<(String, Millis)>,
 }
 
 struct TopicWindows {
@@ -131,6 +159,46 @@ impl WindowEngine {
         self.topics.iter().map(|t| t.slots.len()).sum()
     }
 
+    /// The smallest `seq` counted in a window that is still open: re-reading the input
+    /// from there into an engine [restored](Self::restore) from a [`checkpoint`]
+    /// (Self::checkpoint) taken now rebuilds exactly the open windows. `None` when no
+    /// open window holds a mention (resume after the last one read).
+    pub fn resume_seq(&self) -> Option<u64> {
+        self.topics
+            .iter()
+            .flat_map(|t| t.slots.iter())
+            .map(|s| s.min_seq)
+            .min()
+            .filter(|&m| m != u64::MAX)
+    }
+
+    /// The state to persist at a commit point (see [`Checkpoint`]).
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            watermark: self.watermark,
+            max_event: self.max_event,
+            topics: self
+                .by_name
+                .iter()
+                .map(|&i| (self.topics[i].name.clone(), self.topics[i].next_start))
+                .collect(),
+        }
+    }
+
+    /// An engine that continues from `cp`: windows it recorded as emitted are not emitted
+    /// again, and every topic it knew keeps producing its windows, zero counts included.
+    pub fn restore(spec: WindowSpec, cp: &Checkpoint) -> Self {
+        let mut e = Self::new(spec);
+        e.watermark = cp.watermark;
+        e.max_event = cp.max_event;
+        for (name, next_start) in &cp.topics {
+            let i = e.topic_index(name, *next_start);
+            let end = e.topics[i].next_start + spec.size();
+            e.next_close = Some(e.next_close.map_or(end, |c| c.min(end)));
+        }
+        e
+    }
+
     /// Feed one mention; windows it closes are appended to `out`.
     pub fn push(&mut self, m: MentionRef<'_>, out: &mut Vec<WindowCount>) -> Outcome {
         self.stats.mentions += 1;
@@ -176,6 +244,7 @@ impl WindowEngine {
             let slot = &mut topic.slots[idx];
             if slot.seen.insert(key) {
                 slot.count += 1;
+                slot.min_seq = slot.min_seq.min(m.seq);
                 counted = true;
                 if slot.samples.len() < self.sample_limit {
                     slot.samples.push(Sample {
@@ -285,6 +354,7 @@ fn recycle(pool: &mut Vec<Slot>, mut slot: Slot) -> Vec<Sample> {
     let samples = std::mem::take(&mut slot.samples);
     if pool.len() < POOL_MAX && slot.seen.capacity() <= POOL_SET_CAPACITY_MAX {
         slot.count = 0;
+        slot.min_seq = u64::MAX;
         slot.seen.clear();
         pool.push(slot);
     }

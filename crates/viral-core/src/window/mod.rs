@@ -7,5 +7,5 @@
 mod engine;
 mod spec;
 
-pub use engine::{MentionRef, Outcome, WindowEngine, WindowStats};
+pub use engine::{Checkpoint, MentionRef, Outcome, WindowEngine, WindowStats};
 pub use spec::{SpecError, WindowSpec};

@@ -98,6 +98,7 @@ pub fn replay(
                     event_time: post.event_time,
                     text: "",
                     url: None,
+                    seq: line_no,
                 },
                 &mut closed,
             );
