@@ -186,6 +186,46 @@ fn one_mention_lands_in_size_over_hop_hopping_windows() {
 }
 
 #[test]
+fn an_id_is_remembered_until_the_last_window_it_was_counted_in_closes() {
+    // size 20, hop 10: each instant is in two windows.
+    let s = spec(20, 10, 100);
+    let input = [
+        m("a", 1, 5),   // windows -10, 0
+        m("a", 1, 15),  // 0 already has it; counted in 10
+        m("b", 9, 120), // W = 20: windows -10 and 0 close
+        m("a", 1, 25),  // 10 (still open) already has it; counted in 20
+    ];
+    let (out, outcomes) = run(s, &input, 1);
+    use Outcome::*;
+    assert_eq!(outcomes, [Counted, Counted, Counted, Counted]);
+    let a: Vec<(i64, u64)> = out
+        .iter()
+        .filter(|r| r.0 == "a")
+        .map(|r| (r.1, r.3))
+        .collect();
+    assert_eq!(
+        a,
+        [
+            (-10, 1),
+            (0, 1),
+            (10, 1),
+            (20, 1),
+            (30, 0),
+            (40, 0),
+            (50, 0),
+            (60, 0),
+            (70, 0),
+            (80, 0),
+            (90, 0),
+            (100, 0),
+            (110, 0),
+            (120, 0)
+        ]
+    );
+    assert_eq!(out, reference(s, &input).0);
+}
+
+#[test]
 fn out_of_order_mention_extends_a_topic_backwards() {
     let s = spec(10, 10, 30);
     let input = [m("a", 1, 25), m("a", 2, 3)];
@@ -253,14 +293,17 @@ fn samples_are_kept_per_window_up_to_the_limit() {
 
 #[test]
 fn memory_is_bounded_by_open_windows() {
-    let mut e = WindowEngine::new(spec(10, 10, 0));
-    let mut out = Vec::new();
-    for i in 0..100_000i64 {
-        let id = i.to_string();
-        e.push(mention_ref(&m("a", 0, i), &id), &mut out);
-        assert!(e.open_windows() <= 1);
+    for (size, hop) in [(10, 10), (30, 10)] {
+        let mut e = WindowEngine::new(spec(size, hop, 0));
+        let mut out = Vec::new();
+        for i in 0..100_000i64 {
+            let id = i.to_string();
+            e.push(mention_ref(&m("a", 0, i), &id), &mut out);
+            assert!(e.open_windows() <= 3);
+            assert!(e.tracked_ids() <= 30, "ids of closed windows are forgotten");
+        }
+        assert!(out.len() >= 9_997, "{}", out.len());
     }
-    assert_eq!(out.len(), 9_999);
 }
 
 #[test]

@@ -8,6 +8,11 @@
 //! De-duplication keys are 128-bit XXH3 hashes of post ids: fixed-size, no allocation per
 //! mention, and a collision between two distinct ids of one window has a probability of
 //! about n²/2¹²⁹ — far below any hardware error rate at any window size we will see.
+//! Tumbling windows keep one id set per window, dropped whole when it closes. Hopping
+//! windows instead keep one map per topic from id to the window starts it was counted in
+//! (contiguous ranges), so a mention costs one map operation however many windows contain
+//! it (a set per window would store each id size/hop times); an id is forgotten when the
+//! last window it was counted in closes.
 
 use std::collections::VecDeque;
 
@@ -57,7 +62,10 @@ pub struct WindowStats {
 
 struct Slot {
     count: u64,
+    /// Tumbling windows: the ids counted here.
     seen: FxHashSet<u128>,
+    /// Hopping windows: ids whose last counted window is this one, forgotten when it closes.
+    expiring: Vec<u128>,
     samples: Vec<Sample>,
     /// Smallest `seq` counted here (`u64::MAX` while empty).
     min_seq: u64,
@@ -68,6 +76,7 @@ impl Default for Slot {
         Self {
             count: 0,
             seen: FxHashSet::default(),
+            expiring: Vec::new(),
             samples: Vec::new(),
             min_seq: u64::MAX,
         }
@@ -86,18 +95,65 @@ pub struct Checkpoint {
     pub topics: Vec<(String, Millis)>,
 }
 
+/// The window starts (inclusive ranges, step `hop`) an id was counted in. Almost always
+/// one range; several only when a post id recurs with event times more than a window apart.
+#[derive(Debug, Clone)]
+enum Ranges {
+    One(Millis, Millis),
+    Many(Vec<(Millis, Millis)>),
+}
+
+impl Ranges {
+    fn covers(&self, s: Millis) -> bool {
+        match self {
+            Ranges::One(a, b) => (*a..=*b).contains(&s),
+            Ranges::Many(v) => v.iter().any(|(a, b)| (*a..=*b).contains(&s)),
+        }
+    }
+
+    fn max_hi(&self) -> Millis {
+        match self {
+            Ranges::One(_, b) => *b,
+            Ranges::Many(v) => v.iter().map(|r| r.1).max().unwrap_or(Millis::MIN),
+        }
+    }
+
+    /// Add `[a, b]`, merging ranges that touch (step `hop`).
+    fn add(&mut self, a: Millis, b: Millis, hop: Millis) {
+        let mut v = match std::mem::replace(self, Ranges::Many(Vec::new())) {
+            Ranges::One(x, y) => vec![(x, y)],
+            Ranges::Many(v) => v,
+        };
+        v.push((a, b));
+        v.sort_unstable();
+        let mut merged: Vec<(Millis, Millis)> = Vec::with_capacity(v.len());
+        for (x, y) in v {
+            match merged.last_mut() {
+                Some(last) if x <= last.1 + hop => last.1 = last.1.max(y),
+                _ => merged.push((x, y)),
+            }
+        }
+        *self = match merged.as_slice() {
+            [(x, y)] => Ranges::One(*x, *y),
+            _ => Ranges::Many(merged),
+        };
+    }
+}
+
 struct TopicWindows {
     name: String,
+    /// Ids counted in this topic's open windows.
+    ids: FxHashMap<u128, Ranges>,
     /// Start of the first window not yet emitted; `slots[i]` is the window at
     /// `next_start + i * hop`. Windows past the end of `slots` are empty.
     next_start: Millis,
     slots: VecDeque<Slot>,
 }
 
-/// Spare slots kept for reuse; big de-duplication sets are freed instead, so the pool never
-/// holds more than this many small ones.
+/// Spare slots kept for reuse; slots with big id sets or expiry lists are freed instead,
+/// so the pool never holds more than this many small ones.
 const POOL_MAX: usize = 4096;
-const POOL_SET_CAPACITY_MAX: usize = 1024;
+const POOL_CAPACITY_MAX: usize = 1024;
 
 /// Incremental windowing over one stream (one input file, or one Kafka partition).
 pub struct WindowEngine {
@@ -154,6 +210,14 @@ impl WindowEngine {
     pub fn stats(&self) -> WindowStats {
         self.stats
     }
+    /// Post ids currently remembered for de-duplication (those counted in open windows).
+    pub fn tracked_ids(&self) -> usize {
+        self.topics
+            .iter()
+            .map(|t| t.ids.len() + t.slots.iter().map(|s| s.seen.len()).sum::<usize>())
+            .sum()
+    }
+
     /// Number of windows currently holding state (for metrics and memory bounds).
     pub fn open_windows(&self) -> usize {
         self.topics.iter().map(|t| t.slots.len()).sum()
@@ -233,27 +297,61 @@ impl WindowEngine {
             }
             topic.next_start = lo;
         }
+        let last = ((hi - topic.next_start) / hop) as usize;
+        while topic.slots.len() <= last {
+            topic.slots.push_back(take_slot(&mut self.pool));
+        }
         let key = xxhash_rust::xxh3::xxh3_128(m.id.as_bytes());
         let mut counted = false;
-        let mut s = lo;
-        while s <= hi {
-            let idx = ((s - topic.next_start) / hop) as usize;
-            while topic.slots.len() <= idx {
-                topic.slots.push_back(take_slot(&mut self.pool));
+        let mut count_in = |slots: &mut VecDeque<Slot>, s: Millis, next_start: Millis| {
+            let slot = &mut slots[((s - next_start) / hop) as usize];
+            slot.count += 1;
+            slot.min_seq = slot.min_seq.min(m.seq);
+            counted = true;
+            if slot.samples.len() < self.sample_limit {
+                slot.samples.push(Sample {
+                    text: m.text.to_owned(),
+                    url: m.url.map(str::to_owned),
+                });
             }
-            let slot = &mut topic.slots[idx];
-            if slot.seen.insert(key) {
-                slot.count += 1;
-                slot.min_seq = slot.min_seq.min(m.seq);
-                counted = true;
-                if slot.samples.len() < self.sample_limit {
-                    slot.samples.push(Sample {
-                        text: m.text.to_owned(),
-                        url: m.url.map(str::to_owned),
-                    });
+        };
+        if hi == lo && self.spec.overlap() == 1 {
+            if topic.slots[last].seen.insert(key) {
+                count_in(&mut topic.slots, lo, topic.next_start);
+            }
+        } else if let Some(e) = match topic.ids.entry(key) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(Ranges::One(lo, hi));
+                let mut s = lo;
+                while s <= hi {
+                    count_in(&mut topic.slots, s, topic.next_start);
+                    s += hop;
                 }
+                Some(hi)
             }
-            s += hop;
+            std::collections::hash_map::Entry::Occupied(mut o) => {
+                let before = o.get().max_hi();
+                let mut run: Option<(Millis, Millis)> = None;
+                let mut s = lo;
+                while s <= hi {
+                    if !o.get().covers(s) {
+                        count_in(&mut topic.slots, s, topic.next_start);
+                        run = Some(run.map_or((s, s), |(a, _)| (a, s)));
+                    } else if let Some((a, b)) = run.take() {
+                        o.get_mut().add(a, b, hop);
+                    }
+                    s += hop;
+                }
+                if let Some((a, b)) = run {
+                    o.get_mut().add(a, b, hop);
+                }
+                let after = o.get().max_hi();
+                (after > before).then_some(after)
+            }
+        } {
+            topic.slots[((e - topic.next_start) / hop) as usize]
+                .expiring
+                .push(key);
         }
         let end = topic.next_start + size;
         self.next_close = Some(self.next_close.map_or(end, |c| c.min(end)));
@@ -304,7 +402,16 @@ impl WindowEngine {
             for &i in &self.by_name {
                 let topic = &mut self.topics[i];
                 if topic.next_start + size == end {
-                    let slot = topic.slots.pop_front().unwrap_or_default();
+                    let mut slot = topic.slots.pop_front().unwrap_or_default();
+                    for key in slot.expiring.drain(..) {
+                        if topic
+                            .ids
+                            .get(&key)
+                            .is_some_and(|r| r.max_hi() <= topic.next_start)
+                        {
+                            topic.ids.remove(&key);
+                        }
+                    }
                     out.push(WindowCount {
                         topic: topic.name.clone(),
                         window_start: from_millis(topic.next_start),
@@ -333,6 +440,7 @@ impl WindowEngine {
         self.topics.push(TopicWindows {
             name: name.to_owned(),
             next_start: first_start,
+            ids: FxHashMap::default(),
             slots: VecDeque::new(),
         });
         self.index.insert(name.into(), i);
@@ -352,10 +460,14 @@ fn take_slot(pool: &mut Vec<Slot>) -> Slot {
 /// Return a closed window's slot to the pool, handing back its samples.
 fn recycle(pool: &mut Vec<Slot>, mut slot: Slot) -> Vec<Sample> {
     let samples = std::mem::take(&mut slot.samples);
-    if pool.len() < POOL_MAX && slot.seen.capacity() <= POOL_SET_CAPACITY_MAX {
+    if pool.len() < POOL_MAX
+        && slot.expiring.capacity() <= POOL_CAPACITY_MAX
+        && slot.seen.capacity() <= POOL_CAPACITY_MAX
+    {
         slot.count = 0;
         slot.min_seq = u64::MAX;
         slot.seen.clear();
+        slot.expiring.clear();
         pool.push(slot);
     }
     samples
