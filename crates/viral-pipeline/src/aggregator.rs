@@ -2,7 +2,13 @@
 //! window it closes is written to the store (idempotent upsert) and published on the
 //! counts topic. When no mention has arrived for `idle_timeout`, the watermark follows the
 //! clock so windows close during silence, and detectors see the quiet too.
+//!
+//! Each bus partition is its own stream with its own engine and watermark (DESIGN.md).
+//! Progress is committed when windows close, at the first offset an open window still
+//! depends on ([`WindowEngine::resume_seq`]), so a restart re-reads exactly what the open
+//! windows need.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,6 +30,23 @@ pub struct Settings {
     pub spec: WindowSpec,
     pub idle_timeout: Duration,
     pub samples: usize,
+}
+
+/// One partition's stream.
+struct Stream {
+    engine: WindowEngine,
+    /// Offset after the last message read.
+    next_offset: i64,
+}
+
+impl Stream {
+    /// Where a restart must resume: the first offset an open window depends on, or after
+    /// the last message read when no open window holds one.
+    fn resume_offset(&self) -> i64 {
+        self.engine.resume_seq().map_or(self.next_offset, |s| {
+            i64::try_from(s).unwrap_or(self.next_offset)
+        })
+    }
 }
 
 pub struct Aggregator {
@@ -60,7 +83,7 @@ impl Aggregator {
             .bus
             .subscribe(topics::MENTIONS, crate::groups::AGGREGATOR)
             .await?;
-        let mut engine = WindowEngine::new(self.settings.spec).with_samples(self.settings.samples);
+        let mut streams: BTreeMap<i32, Stream> = BTreeMap::new();
         let mut closed = Vec::new();
         let mut last_mention = Instant::now();
         let mut idle =
@@ -74,23 +97,48 @@ impl Aggregator {
                     let Some(msg) = msg else { break };
                     let started = Instant::now();
                     self.metrics.messages_in.get_or_create(&stage).inc();
-                    if self.handle(&mut engine, &msg, &mut closed).await {
+                    let stream = streams.entry(msg.partition).or_insert_with(|| Stream {
+                        engine: WindowEngine::new(self.settings.spec)
+                            .with_samples(self.settings.samples),
+                        next_offset: 0,
+                    });
+                    stream.next_offset = msg.offset + 1;
+                    if self.handle(&mut stream.engine, &msg, &mut closed).await {
                         last_mention = Instant::now();
                     }
-                    self.emit(&engine, &mut closed, &shutdown).await?;
-                    sub.commit(msg.partition, msg.offset + 1).await?;
+                    if !closed.is_empty() {
+                        self.emit(&mut closed, &shutdown).await?;
+                        sub.commit(msg.partition, stream.resume_offset()).await?;
+                    }
+                    self.observe(&streams);
                     self.metrics.processing_seconds.get_or_create(&stage)
                         .observe(started.elapsed().as_secs_f64());
                 }
                 _ = idle.tick() => {
                     if last_mention.elapsed() >= self.settings.idle_timeout {
-                        engine.advance_to(self.clock.now_ms(), &mut closed);
-                        self.emit(&engine, &mut closed, &shutdown).await?;
+                        let now = self.clock.now_ms();
+                        for (&partition, stream) in streams.iter_mut() {
+                            stream.engine.advance_to(now, &mut closed);
+                            if !closed.is_empty() {
+                                self.emit(&mut closed, &shutdown).await?;
+                                sub.commit(partition, stream.resume_offset()).await?;
+                            }
+                        }
+                        self.observe(&streams);
                     }
                 }
             }
         }
         Ok(())
+    }
+
+    /// Gauges over all partitions: open windows in total, the laggard's watermark.
+    fn observe(&self, streams: &BTreeMap<i32, Stream>) {
+        let open: usize = streams.values().map(|s| s.engine.open_windows()).sum();
+        self.metrics.windows_open.set(open as i64);
+        if let Some(w) = streams.values().filter_map(|s| s.engine.watermark()).min() {
+            self.metrics.watermark_seconds.set(w as f64 / 1000.0);
+        }
     }
 
     /// Feed one message to the engine; false if it was dead-lettered.
@@ -129,17 +177,9 @@ impl Aggregator {
     /// Write closed windows to the store, then publish them; empties `closed`.
     async fn emit(
         &self,
-        engine: &WindowEngine,
         closed: &mut Vec<WindowCount>,
         shutdown: &CancellationToken,
     ) -> Result<(), BusError> {
-        self.metrics.windows_open.set(engine.open_windows() as i64);
-        if let Some(w) = engine.watermark() {
-            self.metrics.watermark_seconds.set(w as f64 / 1000.0);
-        }
-        if closed.is_empty() {
-            return Ok(());
-        }
         self.store_counts(closed, shutdown).await;
         let out = StageLabel { stage: STAGE };
         for wc in closed.drain(..) {
