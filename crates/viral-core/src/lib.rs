@@ -13,8 +13,10 @@
 //! - [`window`]: the incremental windowing engine: feed one mention, get closed windows back.
 //! - [`detect`]: detectors (is this window abnormal?) and incidents (one `firing`, one
 //!   `resolved` per episode).
+//! - [`lines`]: bounded line splitting for JSONL inputs (replay, the file source).
 
 pub mod detect;
+pub mod lines;
 pub mod matcher;
 pub mod model;
 pub mod time;

@@ -20,6 +20,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use viral_core::lines::{Line, LineSplitter};
 use viral_core::time::{to_millis, Millis};
 use viral_core::Post;
 
@@ -94,13 +95,13 @@ impl FileSource {
     ) -> Result<(), SourceError> {
         let path = self.config.path.as_path();
         let mut pacer = self.config.speed.map(Pacer::new);
-        let mut buf = Vec::new();
+        let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
         let mut line_no: u64 = 0;
         loop {
             let line = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => return Ok(()),
-                line = next_line(reader, &mut buf) => line.map_err(|source| SourceError::Read {
+                line = next_line(reader, &mut splitter) => line.map_err(|source| SourceError::Read {
                     source_name: NAME.to_owned(),
                     path: path.to_owned(),
                     source,
@@ -113,7 +114,9 @@ impl FileSource {
             self.stats.0.lines.fetch_add(1, Ordering::Relaxed);
             let parsed = match line {
                 Line::TooLong => Err(format!("longer than {MAX_LINE_BYTES} bytes")),
-                Line::Complete => serde_json::from_slice::<Post>(&buf).map_err(|e| e.to_string()),
+                Line::Complete => {
+                    serde_json::from_slice::<Post>(splitter.line()).map_err(|e| e.to_string())
+                }
             };
             let post = match parsed {
                 Ok(post) => post,
@@ -188,56 +191,22 @@ impl Source for FileSource {
     }
 }
 
-/// What [`next_line`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Line {
-    /// The line, without its `\n`, is in the buffer.
-    Complete,
-    /// The line was longer than [`MAX_LINE_BYTES`] and was consumed without being kept.
-    TooLong,
-}
-
-/// Read the next line into `buf` (cleared first), without its newline. `Ok(None)` at the
-/// end of the input. Unlike `AsyncBufReadExt::lines`, invalid UTF-8 is left for the JSON
-/// parser to reject (one invalid line, not the end of the stream), and memory is bounded
-/// by [`MAX_LINE_BYTES`] whatever the file holds.
+/// Read the next line into `splitter` (shared with `viral replay`): `Ok(None)` at the end
+/// of the input. Invalid UTF-8 is left for the JSON parser to reject (one invalid line,
+/// not the end of the stream), and memory is bounded by [`MAX_LINE_BYTES`].
 async fn next_line(
     reader: &mut (impl AsyncBufRead + Unpin),
-    buf: &mut Vec<u8>,
+    splitter: &mut LineSplitter,
 ) -> std::io::Result<Option<Line>> {
-    buf.clear();
-    let mut read_any = false;
-    let mut too_long = false;
     loop {
         let available = reader.fill_buf().await?;
         if available.is_empty() {
-            // A last line without a trailing newline still counts as a line.
-            return Ok(read_any.then_some(if too_long {
-                Line::TooLong
-            } else {
-                Line::Complete
-            }));
+            return Ok(splitter.finish());
         }
-        read_any = true;
-        let (chunk, used, done) = match available.iter().position(|&b| b == b'\n') {
-            Some(i) => (&available[..i], i + 1, true),
-            None => (available, available.len(), false),
-        };
-        if !too_long {
-            if buf.len() + chunk.len() > MAX_LINE_BYTES {
-                too_long = true;
-                buf.clear();
-            } else {
-                buf.extend_from_slice(chunk);
-            }
-        }
+        let (used, line) = splitter.feed(available);
         reader.consume(used);
-        if done {
-            return Ok(Some(if too_long {
-                Line::TooLong
-            } else {
-                Line::Complete
-            }));
+        if line.is_some() {
+            return Ok(line);
         }
     }
 }

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::io::{BufRead, Write};
 
 use serde::{Deserialize, Serialize};
+use viral_core::lines::{Line, LineSplitter};
 use viral_core::matcher::TopicMatcher;
 use viral_core::time::{event_time, parse_rfc3339};
 use viral_core::window::{MentionRef, WindowEngine, WindowSpec};
@@ -149,62 +150,40 @@ fn write_counts(
     Ok(())
 }
 
-/// Splits input into lines without ever buffering more than [`MAX_LINE_BYTES`] of one.
+/// Lines of a synchronous reader, through the shared bounded splitter.
 struct Lines<R> {
     input: R,
-    buf: Vec<u8>,
+    splitter: LineSplitter,
 }
 
 impl<R: BufRead> Lines<R> {
     fn new(input: R) -> Self {
         Self {
             input,
-            buf: Vec::new(),
+            splitter: LineSplitter::new(MAX_LINE_BYTES),
         }
     }
 
     /// `Ok(None)` at the end; `Ok(Some(None))` for an over-long line (skipped).
     fn next_line(&mut self) -> std::io::Result<Option<Option<&[u8]>>> {
-        self.buf.clear();
-        let mut too_long = false;
-        let mut read_any = false;
-        loop {
-            let chunk = match self.input.fill_buf() {
-                Ok(c) => c,
+        let line = loop {
+            let available = match self.input.fill_buf() {
+                Ok(b) => b,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             };
-            if chunk.is_empty() {
-                break;
+            if available.is_empty() {
+                break self.splitter.finish();
             }
-            read_any = true;
-            let (part, done) = match memchr::memchr(b'\n', chunk) {
-                Some(i) => (&chunk[..i], Some(i + 1)),
-                None => (chunk, None),
-            };
-            if !too_long {
-                if self.buf.len() + part.len() > MAX_LINE_BYTES {
-                    too_long = true;
-                    self.buf.clear();
-                } else {
-                    self.buf.extend_from_slice(part);
-                }
-            }
-            let used = done.unwrap_or(chunk.len());
+            let (used, line) = self.splitter.feed(available);
             self.input.consume(used);
-            if done.is_some() {
-                break;
+            if line.is_some() {
+                break line;
             }
-        }
-        if !read_any {
-            return Ok(None);
-        }
-        if too_long {
-            return Ok(Some(None));
-        }
-        if self.buf.last() == Some(&b'\r') {
-            self.buf.pop();
-        }
-        Ok(Some(Some(&self.buf)))
+        };
+        Ok(line.map(|l| match l {
+            Line::Complete => Some(self.splitter.line()),
+            Line::TooLong => None,
+        }))
     }
 }
