@@ -97,17 +97,7 @@ async fn every_emitted_message_validates() {
     let mut engine = WindowEngine::new(config.window_spec().unwrap()).with_samples(5);
     let mut closed: Vec<WindowCount> = Vec::new();
     for m in &mentions {
-        engine.push(
-            MentionRef {
-                topic: &m.topic,
-                id: &m.post.id,
-                event_time: m.post.event_time(),
-                text: &m.post.text,
-                url: m.post.url.as_deref(),
-                seq: 0,
-            },
-            &mut closed,
-        );
+        engine.push(MentionRef::of(m, 0), &mut closed);
     }
     engine.flush(&mut closed);
     let count_schema = Schema::load("window_count");

@@ -155,17 +155,7 @@ impl Aggregator {
                 return false;
             }
         };
-        let outcome = engine.push(
-            MentionRef {
-                topic: &mention.topic,
-                id: &mention.post.id,
-                event_time: mention.post.event_time(),
-                text: &mention.post.text,
-                url: mention.post.url.as_deref(),
-                seq: msg.offset.max(0) as u64,
-            },
-            closed,
-        );
+        let outcome = engine.push(MentionRef::of(&mention, msg.offset.max(0) as u64), closed);
         match outcome {
             Outcome::Late => self.metrics.late_mentions.inc(),
             Outcome::Duplicate => self.metrics.duplicate_mentions.inc(),

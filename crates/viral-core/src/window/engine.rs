@@ -38,6 +38,20 @@ pub struct MentionRef<'a> {
     pub seq: u64,
 }
 
+impl<'a> MentionRef<'a> {
+    /// The view of a decoded [`Mention`](crate::Mention) at position `seq` of its stream.
+    pub fn of(m: &'a crate::Mention, seq: u64) -> Self {
+        Self {
+            topic: &m.topic,
+            id: &m.post.id,
+            event_time: m.post.event_time(),
+            text: &m.post.text,
+            url: m.post.url.as_deref(),
+            seq,
+        }
+    }
+}
+
 /// What happened to one mention.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
