@@ -1,4 +1,5 @@
-//! Keys of `[notifiers.webhook]`.
+//! Keys of `[notifiers.webhook]`, validated when the configuration is loaded so a typo fails
+//! at start-up instead of at the first alert.
 
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ pub struct WebhookConfig {
     /// Per-attempt timeout.
     #[serde(default = "default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
-    /// Give up on an alert after retrying this long.
+    /// Give up on an alert once retrying it has taken this long.
     #[serde(default = "default_max_retry_time", with = "humantime_serde")]
     pub max_retry_time: Duration,
     /// Name of the environment variable holding the Standard Webhooks signing secret
@@ -30,20 +31,34 @@ fn default_max_retry_time() -> Duration {
 }
 
 impl WebhookConfig {
+    /// The URL is an http(s) URL with a host, the timeout is positive, and `secret_env`,
+    /// if given, names a variable that is set (its value is not checked or shown here).
     pub fn validate(&self) -> Result<(), String> {
-        let url = reqwest::Url::parse(&self.url).map_err(|e| format!("url {:?}: {e}", self.url))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("url {:?}: scheme must be http or https", self.url));
-        }
-        if self.timeout.is_zero() {
-            return Err("timeout must be positive".into());
-        }
+        self.check_target()?;
         if let Some(var) = &self.secret_env {
             if std::env::var_os(var).is_none() {
                 return Err(format!(
                     "secret_env names {var:?}, but that environment variable is not set"
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// The URL is an http(s) URL and the timeout is usable; the environment is not read.
+    pub(crate) fn check_target(&self) -> Result<(), String> {
+        let url = reqwest::Url::parse(&self.url).map_err(|e| format!("url {:?}: {e}", self.url))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("url {:?}: scheme must be http or https", self.url));
+        }
+        if !url.has_host() {
+            return Err(format!("url {:?}: no host", self.url));
+        }
+        if self.timeout.is_zero() {
+            return Err("timeout must be positive".into());
+        }
+        if matches!(&self.secret_env, Some(v) if v.is_empty()) {
+            return Err("secret_env must name an environment variable".into());
         }
         Ok(())
     }

@@ -4,8 +4,10 @@
 //! HMAC-SHA256 over `"{id}.{timestamp}.{body}"`.
 //!
 //! Delivery retries connection errors, timeouts, 408, 429 and 5xx with exponential backoff
-//! and jitter (honouring `Retry-After`), until `max_retry_time`; other 4xx fail at once,
-//! since sending the same request again cannot fix it.
+//! and jitter (honouring `Retry-After` in seconds), until `max_retry_time` has passed; other
+//! statuses fail at once, since sending the same request again cannot fix them. Redirects
+//! are not followed: a redirected POST may lose its body, and the receiver should be
+//! configured with its real URL.
 
 mod config;
 #[cfg(test)]
@@ -13,73 +15,91 @@ mod tests;
 
 pub use config::WebhookConfig;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use backon::{ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
+use tokio::time::Instant;
 use viral_core::Alert;
 
 use crate::{Notifier, NotifyError};
 
+/// Backoff stops growing here, so a long `max_retry_time` still retries now and then.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+
 pub struct WebhookNotifier {
     config: WebhookConfig,
     client: reqwest::Client,
-    /// Signing key, decoded from the `whsec_` secret.
+    /// Signing key, decoded from the `whsec_` secret. Deliberately not `Debug`.
     key: Option<Vec<u8>>,
-    min_delay: Duration,
+    initial_backoff: Duration,
 }
 
-struct AttemptError {
-    retryable: bool,
-    status: Option<u16>,
-    retry_after: Option<Duration>,
-    message: String,
+/// Why one attempt failed.
+enum Failure {
+    /// The receiver answered with a status that sending again cannot change.
+    Rejected(u16),
+    /// Worth another attempt: network trouble, timeouts, 408, 429, 5xx.
+    Retryable {
+        retry_after: Option<Duration>,
+        message: String,
+    },
 }
 
 impl WebhookNotifier {
+    /// Reads the signing secret from the variable `config.secret_env` names, if any.
     pub fn new(config: WebhookConfig) -> Result<Self, NotifyError> {
         config.validate().map_err(NotifyError::Config)?;
-        let key = match &config.secret_env {
-            Some(var) => {
-                let secret = std::env::var(var).map_err(|_| {
-                    NotifyError::Config(format!("environment variable {var:?} is not set"))
-                })?;
-                Some(decode_secret(&secret).map_err(|e| {
-                    NotifyError::Config(format!("the secret in {var:?} is not valid: {e}"))
-                })?)
-            }
+        let secret = match &config.secret_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                NotifyError::Config(format!(
+                    "environment variable {var:?} is not set or not valid UTF-8"
+                ))
+            })?),
+            None => None,
+        };
+        Self::build(config, secret.as_deref())
+    }
+
+    /// With the signing secret given directly (read from a file or a vault, or in tests);
+    /// `config.secret_env` is then ignored.
+    pub fn with_secret(config: WebhookConfig, secret: &str) -> Result<Self, NotifyError> {
+        config.check_target().map_err(NotifyError::Config)?;
+        Self::build(config, Some(secret))
+    }
+
+    fn build(config: WebhookConfig, secret: Option<&str>) -> Result<Self, NotifyError> {
+        let key = match secret {
+            Some(s) => Some(decode_secret(s)?),
             None => None,
         };
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("viral/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| NotifyError::Config(e.to_string()))?;
+            .map_err(|e| NotifyError::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
             config,
             client,
             key,
-            min_delay: Duration::from_secs(1),
+            initial_backoff: DEFAULT_INITIAL_BACKOFF,
         })
     }
 
-    /// First retry delay (doubles from there). Tests use milliseconds.
-    pub fn with_min_delay(mut self, d: Duration) -> Self {
-        self.min_delay = d;
+    /// Delay before the first retry (default 1s); it roughly doubles from there, plus
+    /// jitter. Tests use milliseconds, or hours to prove a retry did not wait for it.
+    pub fn with_initial_backoff(mut self, d: Duration) -> Self {
+        self.initial_backoff = d;
         self
     }
 
-    async fn attempt(
-        &self,
-        id: &str,
-        body: &[u8],
-        attempts: &AtomicU32,
-    ) -> Result<(), AttemptError> {
-        attempts.fetch_add(1, Ordering::Relaxed);
+    async fn attempt(&self, id: &str, body: &[u8]) -> Result<(), Failure> {
+        // Per attempt, so a retry is not refused as stale by a receiver checking the age.
         let ts = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs())
@@ -94,26 +114,26 @@ impl WebhookNotifier {
         if let Some(key) = &self.key {
             req = req.header("webhook-signature", sign(key, id, &ts, body));
         }
-        let resp = req.send().await.map_err(|e| AttemptError {
-            retryable: true,
-            status: None,
+        let resp = req.send().await.map_err(|e| Failure::Retryable {
             retry_after: None,
-            message: e.to_string(),
+            message: describe(e),
         })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
         }
         let code = status.as_u16();
+        if !(code == 408 || code == 429 || status.is_server_error()) {
+            return Err(Failure::Rejected(code));
+        }
+        // Only the delay-seconds form; an HTTP-date falls back to our own backoff.
         let retry_after = resp
             .headers()
-            .get("retry-after")
+            .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        Err(AttemptError {
-            retryable: code == 408 || code == 429 || status.is_server_error(),
-            status: Some(code),
+        Err(Failure::Retryable {
             retry_after,
             message: format!("HTTP {code}"),
         })
@@ -129,49 +149,89 @@ impl Notifier for WebhookNotifier {
     async fn notify(&self, alert: &Alert) -> Result<(), NotifyError> {
         let body = serde_json::to_vec(alert)?;
         let id = format!("{}:{}", alert.id, alert.status.as_str());
-        let attempts = AtomicU32::new(0);
-        let backoff = ExponentialBuilder::default()
-            .with_min_delay(self.min_delay)
-            .with_max_delay(Duration::from_secs(300))
+        // None only if max_retry_time is too large to add to now: then there is no limit.
+        let deadline = Instant::now().checked_add(self.config.max_retry_time);
+        let mut backoff = ExponentialBuilder::default()
+            .with_min_delay(self.initial_backoff)
+            .with_max_delay(MAX_BACKOFF)
             .with_jitter()
             .without_max_times()
-            .with_total_delay(Some(self.config.max_retry_time));
-        let result = (|| self.attempt(&id, &body, &attempts))
-            .retry(backoff)
-            .when(|e| e.retryable)
-            .adjust(|e, delay| delay.map(|d| e.retry_after.unwrap_or(d)))
-            .notify(|e, delay| {
-                tracing::warn!(id = %id, error = %e.message, retry_in = ?delay, "webhook delivery failed; retrying");
-            })
-            .await;
-        match result {
-            Ok(()) => Ok(()),
-            Err(e) if !e.retryable => Err(NotifyError::Rejected {
-                status: e.status.unwrap_or(0),
-            }),
-            Err(e) => Err(NotifyError::GaveUp {
-                attempts: attempts.load(Ordering::Relaxed),
-                last_error: e.message,
-            }),
+            .build();
+        let mut attempts: u32 = 0;
+        loop {
+            attempts = attempts.saturating_add(1);
+            let (retry_after, message) = match self.attempt(&id, &body).await {
+                Ok(()) => {
+                    tracing::debug!(webhook_id = %id, attempts, "webhook delivered");
+                    return Ok(());
+                }
+                Err(Failure::Rejected(status)) => {
+                    tracing::warn!(webhook_id = %id, status, "webhook receiver rejected the alert");
+                    return Err(NotifyError::Rejected { status });
+                }
+                Err(Failure::Retryable {
+                    retry_after,
+                    message,
+                }) => (retry_after, message),
+            };
+            // The receiver knows its own load best, so its Retry-After wins over our guess.
+            let wait = retry_after.unwrap_or_else(|| backoff.next().unwrap_or(MAX_BACKOFF));
+            // Waiting past the deadline only to give up later would hold the alerter back.
+            let out_of_time = deadline.is_some_and(|d| {
+                Instant::now()
+                    .checked_add(wait)
+                    .is_none_or(|resume| resume > d)
+            });
+            if out_of_time {
+                tracing::warn!(webhook_id = %id, attempts, error = %message, "webhook delivery given up");
+                return Err(NotifyError::GaveUp {
+                    attempts,
+                    last_error: message,
+                });
+            }
+            tracing::warn!(webhook_id = %id, attempts, error = %message, retry_in = ?wait, "webhook delivery failed; retrying");
+            tokio::time::sleep(wait).await;
         }
     }
 }
 
-/// Standard Webhooks secrets are `whsec_` + base64; a secret without the prefix is used
-/// as raw bytes.
-fn decode_secret(secret: &str) -> Result<Vec<u8>, base64::DecodeError> {
-    match secret.strip_prefix("whsec_") {
-        Some(b64) => base64::engine::general_purpose::STANDARD.decode(b64),
-        None => Ok(secret.as_bytes().to_vec()),
+/// A transport error with its causes, which reqwest's own message leaves out ("error
+/// sending request"), and without the URL, whose path or query may carry a token.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut out = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
     }
+    out
 }
 
-/// `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`.
+/// Standard Webhooks secrets are `whsec_` + base64; a secret without the prefix is used as
+/// raw bytes. Errors never quote the secret, not even the offending byte.
+fn decode_secret(secret: &str) -> Result<Vec<u8>, NotifyError> {
+    let key = match secret.strip_prefix("whsec_") {
+        Some(b64) => base64::engine::general_purpose::STANDARD
+            .decode(b64.trim())
+            .map_err(|_| {
+                NotifyError::Config("the signing secret is not valid base64 after `whsec_`".into())
+            })?,
+        None => secret.as_bytes().to_vec(),
+    };
+    if key.is_empty() {
+        return Err(NotifyError::Config("the signing secret is empty".into()));
+    }
+    Ok(key)
+}
+
+/// `v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">`, the Standard Webhooks v1
+/// signature; public so receivers written in Rust (and tests) can verify with it.
 pub fn sign(key: &[u8], id: &str, timestamp: &str, body: &[u8]) -> String {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
+    // HMAC accepts keys of any length, so the error branch is unreachable in practice.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return String::new();
     };
     mac.update(id.as_bytes());
     mac.update(b".");

@@ -1,4 +1,5 @@
-//! Against a real HTTP server on loopback that answers from a script of status codes.
+//! Against a real HTTP server on loopback that answers from a script of status codes and
+//! reports every request it receives on a channel.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -14,12 +15,28 @@ use viral_core::{Alert, AlertStatus, Sample};
 
 use super::*;
 
+/// Long enough that a test which waited for it would fail by giving up (the retry budget
+/// is shorter) instead of passing slowly: it proves a retry did not wait for the backoff.
+const FOREVER: Duration = Duration::from_secs(3600);
+
 struct Server {
     url: String,
     requests: mpsc::UnboundedReceiver<(HeaderMap, Bytes)>,
 }
 
-/// Answers each request with the next scripted response (then 200).
+impl Server {
+    /// Everything the server has received so far; only called after `notify` returned, so
+    /// every request it made has already been recorded.
+    fn received(&mut self) -> Vec<(HeaderMap, Bytes)> {
+        let mut out = Vec::new();
+        while let Ok(r) = self.requests.try_recv() {
+            out.push(r);
+        }
+        out
+    }
+}
+
+/// Answers each request with the next scripted (status, Retry-After), then 200.
 async fn server(script: Vec<(u16, Option<&'static str>)>) -> Server {
     let script = Arc::new(Mutex::new(VecDeque::from(script)));
     let (tx, requests) = mpsc::unbounded_channel();
@@ -28,6 +45,7 @@ async fn server(script: Vec<(u16, Option<&'static str>)>) -> Server {
         post(move |headers: HeaderMap, body: Bytes| {
             let (script, tx) = (script.clone(), tx.clone());
             async move {
+                // Recorded before answering, so the client cannot see a response first.
                 let _ = tx.send((headers, body));
                 let (code, retry_after) = script.lock().unwrap().pop_front().unwrap_or((200, None));
                 let mut h = HeaderMap::new();
@@ -38,21 +56,26 @@ async fn server(script: Vec<(u16, Option<&'static str>)>) -> Server {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
     Server {
-        url: format!("http://{addr}/hook"),
+        url: serve(app).await,
         requests,
     }
 }
 
-fn alert() -> Alert {
+/// Serves `app` on an ephemeral loopback port; returns the URL of its `/hook`.
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/hook")
+}
+
+fn alert(status: AlertStatus) -> Alert {
     Alert {
         id: "ocean-spray:threshold:2020-09-25T18:00:00Z".into(),
         topic: "ocean-spray".into(),
         detector: "threshold".into(),
-        status: AlertStatus::Firing,
+        status,
         window_start: from_millis(1_601_056_800_000),
         window_end: from_millis(1_601_058_600_000),
         count: 25_000,
@@ -66,107 +89,310 @@ fn alert() -> Alert {
     }
 }
 
-fn notifier(url: &str, secret_env: Option<&str>) -> WebhookNotifier {
-    WebhookNotifier::new(WebhookConfig {
+fn config(url: &str) -> WebhookConfig {
+    WebhookConfig {
         url: url.into(),
         timeout: Duration::from_secs(5),
         max_retry_time: Duration::from_secs(30),
-        secret_env: secret_env.map(str::to_owned),
-    })
-    .unwrap()
-    .with_min_delay(Duration::from_millis(5))
+        secret_env: None,
+    }
+}
+
+fn notifier(url: &str, initial_backoff: Duration) -> WebhookNotifier {
+    WebhookNotifier::new(config(url))
+        .unwrap()
+        .with_initial_backoff(initial_backoff)
+}
+
+fn header(h: &HeaderMap, k: &str) -> String {
+    h.get(k).unwrap().to_str().unwrap().to_owned()
+}
+
+/// The Standard Webhooks signature, computed here without the code under test.
+fn expected_signature(key: &[u8], headers: &HeaderMap, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    mac.update(
+        format!(
+            "{}.{}.",
+            header(headers, "webhook-id"),
+            header(headers, "webhook-timestamp")
+        )
+        .as_bytes(),
+    );
+    mac.update(body);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    format!("v1,{b64}")
 }
 
 #[tokio::test]
 async fn delivers_the_alert_with_standard_webhooks_headers_and_a_valid_signature() {
     let mut s = server(vec![]).await;
-    // A variable only this test sets, so parallel tests cannot disturb it.
-    std::env::set_var("VIRAL_TEST_WEBHOOK_SECRET", "whsec_c2VjcmV0LWtleQ==");
-    let n = notifier(&s.url, Some("VIRAL_TEST_WEBHOOK_SECRET"));
-    n.notify(&alert()).await.unwrap();
-    let (headers, body) = s.requests.recv().await.unwrap();
-    let got: Alert = serde_json::from_slice(&body).unwrap();
-    assert_eq!(got, alert());
-    let h = |k: &str| headers.get(k).unwrap().to_str().unwrap().to_owned();
+    // "secret-key", base64-encoded behind the whsec_ prefix.
+    let n = WebhookNotifier::with_secret(config(&s.url), "whsec_c2VjcmV0LWtleQ==").unwrap();
+    assert_eq!(n.name(), "webhook");
+    n.notify(&alert(AlertStatus::Firing)).await.unwrap();
+    let got = s.received();
+    assert_eq!(got.len(), 1);
+    let (headers, body) = &got[0];
+    let parsed: Alert = serde_json::from_slice(body).unwrap();
+    assert_eq!(parsed, alert(AlertStatus::Firing));
+    assert_eq!(header(headers, "content-type"), "application/json");
     assert_eq!(
-        h("webhook-id"),
+        header(headers, "webhook-id"),
         "ocean-spray:threshold:2020-09-25T18:00:00Z:firing"
     );
-    assert_eq!(h("content-type"), "application/json");
-    let ts = h("webhook-timestamp");
-    assert!(ts.parse::<u64>().unwrap() > 1_700_000_000);
-    // Recompute independently: key = base64-decoded part after whsec_.
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"secret-key").unwrap();
-    mac.update(format!("{}.{}.", h("webhook-id"), ts).as_bytes());
-    mac.update(&body);
-    let want = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    assert_eq!(h("webhook-signature"), format!("v1,{want}"));
+    let ts: u64 = header(headers, "webhook-timestamp").parse().unwrap();
+    assert!(
+        ts > 1_700_000_000,
+        "unix seconds, not millis or a date: {ts}"
+    );
+    assert!(ts < 100_000_000_000, "unix seconds, not millis: {ts}");
+    assert_eq!(
+        header(headers, "webhook-signature"),
+        expected_signature(b"secret-key", headers, body)
+    );
+}
+
+#[tokio::test]
+async fn the_secret_is_read_from_the_named_variable_and_used_raw_without_prefix() {
+    let mut s = server(vec![]).await;
+    // Cargo sets CARGO_PKG_NAME for the test process, so no test has to mutate the
+    // environment (unsound while other test threads read it).
+    let n = WebhookNotifier::new(WebhookConfig {
+        secret_env: Some("CARGO_PKG_NAME".into()),
+        ..config(&s.url)
+    })
+    .unwrap();
+    n.notify(&alert(AlertStatus::Resolved)).await.unwrap();
+    let (headers, body) = s.received().pop().unwrap();
+    assert_eq!(
+        header(&headers, "webhook-id"),
+        "ocean-spray:threshold:2020-09-25T18:00:00Z:resolved"
+    );
+    assert_eq!(
+        header(&headers, "webhook-signature"),
+        expected_signature(env!("CARGO_PKG_NAME").as_bytes(), &headers, &body)
+    );
 }
 
 #[tokio::test]
 async fn retries_server_errors_until_delivered() {
-    let mut s = server(vec![(500, None), (503, None)]).await;
-    notifier(&s.url, None).notify(&alert()).await.unwrap();
-    for _ in 0..3 {
-        let (headers, _) = s.requests.recv().await.unwrap();
+    let mut s = server(vec![(500, None), (500, None)]).await;
+    notifier(&s.url, Duration::from_millis(2))
+        .notify(&alert(AlertStatus::Firing))
+        .await
+        .unwrap();
+    let got = s.received();
+    assert_eq!(got.len(), 3, "two failures, then success");
+    for (headers, body) in &got {
         assert!(
             headers.get("webhook-signature").is_none(),
             "no secret, no signature"
         );
+        assert_eq!(body, &got[0].1, "every attempt sends the same alert");
+        assert_eq!(
+            header(headers, "webhook-id"),
+            header(&got[0].0, "webhook-id")
+        );
     }
-    assert!(s.requests.try_recv().is_err(), "exactly three attempts");
+}
+
+#[tokio::test]
+async fn retries_408() {
+    let mut s = server(vec![(408, None)]).await;
+    notifier(&s.url, Duration::from_millis(2))
+        .notify(&alert(AlertStatus::Firing))
+        .await
+        .unwrap();
+    assert_eq!(s.received().len(), 2);
 }
 
 #[tokio::test]
 async fn honours_429_with_retry_after() {
     let mut s = server(vec![(429, Some("0"))]).await;
-    notifier(&s.url, None).notify(&alert()).await.unwrap();
-    s.requests.recv().await.unwrap();
-    s.requests.recv().await.unwrap();
-    assert!(s.requests.try_recv().is_err());
+    // Had it waited for the hour-long backoff instead, it would have given up.
+    notifier(&s.url, FOREVER)
+        .notify(&alert(AlertStatus::Firing))
+        .await
+        .unwrap();
+    assert_eq!(s.received().len(), 2);
 }
 
 #[tokio::test]
 async fn client_errors_fail_at_once() {
-    let mut s = server(vec![(400, None)]).await;
-    let err = notifier(&s.url, None).notify(&alert()).await.unwrap_err();
-    assert!(
-        matches!(err, NotifyError::Rejected { status: 400 }),
-        "{err}"
-    );
-    s.requests.recv().await.unwrap();
-    assert!(s.requests.try_recv().is_err(), "one attempt only");
+    for status in [400u16, 401, 404, 410, 422] {
+        let mut s = server(vec![(status, None)]).await;
+        let err = notifier(&s.url, Duration::from_millis(2))
+            .notify(&alert(AlertStatus::Firing))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, NotifyError::Rejected { status: got } if got == status),
+            "{status}: {err}"
+        );
+        assert_eq!(s.received().len(), 1, "{status}: one attempt only");
+    }
 }
 
 #[tokio::test]
-async fn gives_up_after_max_retry_time() {
-    let s = server(vec![(500, None); 1000]).await;
+async fn redirects_are_not_followed() {
+    // Following it would reach a 200 and report success; not following reports the 307.
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(|| async { (StatusCode::TEMPORARY_REDIRECT, [("location", "/elsewhere")]) }),
+        )
+        .route("/elsewhere", post(|| async { StatusCode::OK }));
+    let url = serve(app).await;
+    let err = notifier(&url, Duration::from_millis(2))
+        .notify(&alert(AlertStatus::Firing))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, NotifyError::Rejected { status: 307 }),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn gives_up_when_the_next_wait_would_pass_max_retry_time() {
+    let mut s = server(vec![(503, Some("0")), (503, Some("0")), (500, None)]).await;
+    let err = notifier(&s.url, FOREVER)
+        .notify(&alert(AlertStatus::Firing))
+        .await
+        .unwrap_err();
+    match err {
+        NotifyError::GaveUp {
+            attempts,
+            last_error,
+        } => {
+            assert_eq!(attempts, 3);
+            assert!(last_error.contains("500"), "{last_error}");
+        }
+        other => panic!("expected GaveUp, got {other}"),
+    }
+    assert_eq!(s.received().len(), 3);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_max_retry_time_gives_up_at_once() {
+    let mut s = server(vec![(429, Some("3600"))]).await;
+    let err = notifier(&s.url, Duration::from_millis(2))
+        .notify(&alert(AlertStatus::Firing))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, NotifyError::GaveUp { attempts: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(s.received().len(), 1);
+}
+
+#[tokio::test]
+async fn timeouts_are_retryable() {
+    let (tx, mut reached) = mpsc::unbounded_channel();
+    let app = Router::new().route(
+        "/hook",
+        post(move || {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(());
+                std::future::pending::<()>().await;
+            }
+        }),
+    );
+    let url = serve(app).await;
     let n = WebhookNotifier::new(WebhookConfig {
-        url: s.url.clone(),
-        timeout: Duration::from_secs(5),
-        max_retry_time: Duration::from_millis(50),
-        secret_env: None,
+        timeout: Duration::from_millis(50),
+        ..config(&url)
     })
     .unwrap()
-    .with_min_delay(Duration::from_millis(5));
-    let err = n.notify(&alert()).await.unwrap_err();
+    .with_initial_backoff(FOREVER);
+    let err = n.notify(&alert(AlertStatus::Firing)).await.unwrap_err();
+    assert!(
+        matches!(err, NotifyError::GaveUp { attempts: 1, .. }),
+        "a timeout is worth retrying, so it ends in GaveUp, not Rejected: {err}"
+    );
+    reached.recv().await.unwrap();
+}
+
+#[tokio::test]
+async fn connection_errors_are_retryable_and_do_not_leak_the_url() {
+    // Accepts and hangs up at once, so the request fails on the network.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            drop(sock);
+        }
+    });
+    let url = format!("http://{addr}/hook?token=do-not-log");
+    let err = notifier(&url, FOREVER)
+        .notify(&alert(AlertStatus::Firing))
+        .await
+        .unwrap_err();
     match err {
-        NotifyError::GaveUp { attempts, .. } => assert!(attempts >= 2, "{attempts}"),
-        other => panic!("{other}"),
+        NotifyError::GaveUp {
+            attempts,
+            last_error,
+        } => {
+            assert_eq!(attempts, 1);
+            assert!(!last_error.contains("do-not-log"), "{last_error}");
+        }
+        other => panic!("expected GaveUp, got {other}"),
     }
 }
 
 #[test]
+fn secrets_are_decoded_and_bad_ones_refused_without_being_quoted() {
+    assert_eq!(
+        decode_secret("whsec_c2VjcmV0LWtleQ==").unwrap(),
+        b"secret-key"
+    );
+    assert_eq!(decode_secret("plain").unwrap(), b"plain");
+    let err = decode_secret("whsec_not*base64!").unwrap_err().to_string();
+    assert!(!err.contains("not*base64"), "{err}");
+    assert!(decode_secret("whsec_").is_err());
+    assert!(decode_secret("").is_err());
+    assert!(WebhookNotifier::with_secret(config("http://127.0.0.1:9/x"), "whsec_%%").is_err());
+}
+
+#[test]
 fn config_is_validated() {
-    let mut c = WebhookConfig {
-        url: "ftp://x".into(),
-        timeout: Duration::from_secs(1),
-        max_retry_time: Duration::from_secs(1),
-        secret_env: None,
-    };
+    let mut c = config("ftp://x");
     assert!(c.validate().unwrap_err().contains("scheme"));
+    c.url = "not a url".into();
+    assert!(c.validate().is_err());
     c.url = "https://hooks.example.com/x".into();
     assert!(c.validate().is_ok());
+    c.timeout = Duration::ZERO;
+    assert!(c.validate().unwrap_err().contains("timeout"));
+    c.timeout = Duration::from_secs(1);
     c.secret_env = Some("VIRAL_TEST_UNSET_SECRET_VARIABLE".into());
     assert!(c.validate().unwrap_err().contains("not set"));
+    assert!(matches!(
+        WebhookNotifier::new(c.clone()),
+        Err(NotifyError::Config(_))
+    ));
+    c.secret_env = Some(String::new());
+    assert!(c.validate().is_err());
+}
+
+#[test]
+fn config_defaults_durations_and_rejects_unknown_keys() {
+    let c: WebhookConfig = serde_json::from_str(r#"{"url":"http://h/x"}"#).unwrap();
+    assert_eq!(c.timeout, Duration::from_secs(5));
+    assert_eq!(c.max_retry_time, Duration::from_secs(60));
+    assert_eq!(c.secret_env, None);
+    let c: WebhookConfig = serde_json::from_str(
+        r#"{"url":"http://h/x","timeout":"250ms","max_retry_time":"2m","secret_env":"HOOK_SECRET"}"#,
+    )
+    .unwrap();
+    assert_eq!(c.timeout, Duration::from_millis(250));
+    assert_eq!(c.max_retry_time, Duration::from_secs(120));
+    assert_eq!(c.secret_env.as_deref(), Some("HOOK_SECRET"));
+    let err = serde_json::from_str::<WebhookConfig>(r#"{"url":"http://h/x","secret":"x"}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field"), "{err}");
 }

@@ -1,13 +1,17 @@
-//! SQLite store: one file, WAL mode, created on first use. rusqlite is blocking, so every
-//! call runs on tokio's blocking pool against one connection behind a mutex — SQLite
-//! serialises writers anyway.
+//! SQLite store: one file, WAL mode, created on first use — the store of `viral standalone`,
+//! which must run with no infrastructure.
+//!
+//! rusqlite is blocking, so every call runs on tokio's blocking pool against one connection
+//! behind a mutex: SQLite serialises writers anyway, and one connection keeps the prepared
+//! statement cache warm. Timestamps and window sizes are integer epoch milliseconds, the
+//! same unit the windowing core uses, so a stored bound compares exactly.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection};
 use viral_core::time::{from_millis, to_millis};
 use viral_core::{Alert, AlertStatus, Sample, WindowCount};
 
@@ -40,6 +44,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_by_topic ON alerts (topic, window_start);
 ";
 
+/// A [`Store`] in one SQLite file. Cloning shares the connection.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
@@ -50,28 +55,44 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Open (creating if needed) the database file and its tables.
+    /// Open the database file, creating it and its tables if needed; opening an existing
+    /// file keeps its data.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Self::init(Connection::open(path).map_err(backend)?)
+        let conn = Connection::open(path)
+            .map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+        let (store, mode) = Self::init(conn)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            // Still correct, only readers now block the writer (e.g. on network filesystems
+            // that cannot share WAL memory), so it deserves a warning, not a failure.
+            tracing::warn!(path = %path.display(), journal_mode = %mode, "SQLite refused WAL mode");
+        }
+        Ok(store)
     }
 
     /// A private in-memory database, for tests.
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory().map_err(backend)?)
+        Self::init(Connection::open_in_memory().map_err(backend)?).map(|(store, _)| store)
     }
 
-    fn init(conn: Connection) -> Result<Self, StoreError> {
+    /// Returns the store and the journal mode SQLite actually granted.
+    fn init(conn: Connection) -> Result<(Self, String), StoreError> {
+        // Another process (e.g. `viral counts` next to `viral standalone`) may hold the
+        // write lock briefly; wait for it instead of failing at once.
         conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
         // In-memory databases answer "memory"; either way the pragma is harmless.
-        let _mode: String = conn
+        let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(backend)?;
+        // With WAL, NORMAL survives a killed process (the crash the design demands we
+        // tolerate); only an OS crash or power loss can drop the last commits, never
+        // consistency, and it saves an fsync per batch.
         conn.execute_batch("PRAGMA synchronous = NORMAL;")
             .map_err(backend)?;
         conn.execute_batch(SCHEMA).map_err(backend)?;
-        Ok(Self {
+        let store = Self {
             conn: Arc::new(Mutex::new(conn)),
-        })
+        };
+        Ok((store, mode))
     }
 
     async fn with<T: Send + 'static>(
@@ -101,7 +122,22 @@ fn range(
 }
 
 fn limit(n: usize) -> i64 {
+    // More rows than i64::MAX cannot exist, so saturating changes nothing.
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn window_ms(size: Duration) -> Result<i64, StoreError> {
+    i64::try_from(size.as_millis())
+        .map_err(|_| StoreError::OutOfRange(format!("window size {size:?}")))
+}
+
+fn count_to_sql(count: u64) -> Result<i64, StoreError> {
+    // SQLite integers are signed; clamping would silently store a wrong count.
+    i64::try_from(count).map_err(|_| StoreError::OutOfRange(format!("count {count}")))
+}
+
+fn count_from_sql(count: i64) -> Result<u64, StoreError> {
+    u64::try_from(count).map_err(|_| StoreError::Corrupt(format!("negative count {count}")))
 }
 
 #[async_trait]
@@ -111,18 +147,21 @@ impl Store for SqliteStore {
         window_size: Duration,
         counts: &[WindowCount],
     ) -> Result<(), StoreError> {
-        let window_ms = i64::try_from(window_size.as_millis()).map_err(backend)?;
-        let rows: Vec<(String, i64, i64, i64)> = counts
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let window_ms = window_ms(window_size)?;
+        let rows = counts
             .iter()
             .map(|c| {
-                (
+                Ok((
                     c.topic.clone(),
                     to_millis(&c.window_start),
                     to_millis(&c.window_end),
-                    i64::try_from(c.count).unwrap_or(i64::MAX),
-                )
+                    count_to_sql(c.count)?,
+                ))
             })
-            .collect();
+            .collect::<Result<Vec<(String, i64, i64, i64)>, StoreError>>()?;
         let now = chrono::Utc::now().timestamp_millis();
         self.with(move |c| {
             let tx = c.transaction().map_err(backend)?;
@@ -147,7 +186,7 @@ impl Store for SqliteStore {
     }
 
     async fn counts(&self, q: &CountsQuery) -> Result<Vec<WindowCount>, StoreError> {
-        let window_ms = i64::try_from(q.window_size.as_millis()).map_err(backend)?;
+        let window_ms = window_ms(q.window_size)?;
         let (from, to) = range(q.from, q.to);
         let (topic, n) = (q.topic.clone(), limit(q.limit));
         self.with(move |c| {
@@ -169,8 +208,7 @@ impl Store for SqliteStore {
                     topic: topic.clone(),
                     window_start: from_millis(s),
                     window_end: from_millis(e),
-                    count: u64::try_from(count)
-                        .map_err(|_| StoreError::Corrupt(format!("negative count {count}")))?,
+                    count: count_from_sql(count)?,
                     samples: vec![],
                 })
             })
@@ -181,6 +219,7 @@ impl Store for SqliteStore {
 
     async fn put_alert(&self, alert: &Alert) -> Result<(), StoreError> {
         let a = alert.clone();
+        let count = count_to_sql(a.count)?;
         let samples = serde_json::to_string(&a.samples).map_err(backend)?;
         self.with(move |c| {
             c.prepare_cached(
@@ -201,7 +240,7 @@ impl Store for SqliteStore {
                 a.detector,
                 to_millis(&a.window_start),
                 to_millis(&a.window_end),
-                i64::try_from(a.count).unwrap_or(i64::MAX),
+                count,
                 a.expected,
                 a.score,
                 to_millis(&a.started_at),
@@ -222,7 +261,7 @@ impl Store for SqliteStore {
                     "SELECT id, status, topic, detector, window_start, window_end, count, expected,
                             score, started_at, samples
                      FROM alerts WHERE topic = ?1 AND window_start >= ?2 AND window_start < ?3
-                     ORDER BY window_start ASC, status ASC LIMIT ?4",
+                     ORDER BY window_start ASC, id ASC, status ASC LIMIT ?4",
                 )
                 .map_err(backend)?;
             let rows = st
@@ -259,8 +298,7 @@ impl Store for SqliteStore {
                     status,
                     window_start: from_millis(ws),
                     window_end: from_millis(we),
-                    count: u64::try_from(count)
-                        .map_err(|_| StoreError::Corrupt(format!("negative count {count}")))?,
+                    count: count_from_sql(count)?,
                     expected,
                     score,
                     started_at: from_millis(started),
@@ -275,7 +313,6 @@ impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
         self.with(|c| {
             c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
-                .optional()
                 .map_err(backend)
                 .map(|_| ())
         })
