@@ -36,11 +36,21 @@ pub fn build_detector(cfg: &DetectorConfig) -> Result<Box<dyn Detector>, String>
 /// One detector of one topic, with that pair's incident.
 type Judged = (Box<dyn Detector>, IncidentTracker);
 
+/// A topic's detectors and the last window they judged.
+struct TopicJudges {
+    detectors: Vec<Judged>,
+    last_start: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// The detectors and incidents of every topic: the pure half of the alerter, shared with
 /// offline tools.
+///
+/// Windows of a topic arrive in order; one at or before the last judged is a repeat (an
+/// aggregator re-emitting after a crash, a bus delivering twice) and is ignored, so no
+/// detector learns from a window twice and no incident changes on a replayed one.
 pub struct Judge {
     configs: Vec<DetectorConfig>,
-    topics: HashMap<String, Vec<Judged>>,
+    topics: HashMap<String, TopicJudges>,
 }
 
 impl Judge {
@@ -54,17 +64,30 @@ impl Judge {
         })
     }
 
-    /// Judge one closed window; returns the alerts it causes, in detector order.
+    /// Judge one closed window; returns the alerts it causes, in detector order (none for
+    /// a repeated window).
     pub fn observe(&mut self, window: &WindowCount) -> Vec<Alert> {
         let configs = &self.configs;
-        let detectors = self.topics.entry(window.topic.clone()).or_insert_with(|| {
-            configs
-                .iter()
-                .filter_map(|c| build_detector(c).ok())
-                .map(|d| (d, IncidentTracker::new()))
-                .collect()
-        });
-        detectors
+        let topic = self
+            .topics
+            .entry(window.topic.clone())
+            .or_insert_with(|| TopicJudges {
+                detectors: configs
+                    .iter()
+                    .filter_map(|c| build_detector(c).ok())
+                    .map(|d| (d, IncidentTracker::new()))
+                    .collect(),
+                last_start: None,
+            });
+        if topic
+            .last_start
+            .is_some_and(|last| window.window_start <= last)
+        {
+            return Vec::new();
+        }
+        topic.last_start = Some(window.window_start);
+        topic
+            .detectors
             .iter_mut()
             .filter_map(|(d, incident)| {
                 let verdict = d.observe(window);
@@ -196,5 +219,51 @@ async fn deliver(notifier: Arc<dyn Notifier>, mut rx: mpsc::Receiver<Alert>, met
                 notifier: name.clone(),
             })
             .observe(started.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use viral_core::time::from_millis;
+    use viral_core::AlertStatus;
+
+    fn window(i: i64, count: u64) -> WindowCount {
+        WindowCount {
+            topic: "t".into(),
+            window_start: from_millis(i * 60_000),
+            window_end: from_millis((i + 1) * 60_000),
+            count,
+            samples: vec![],
+        }
+    }
+
+    #[test]
+    fn repeated_windows_are_judged_once() {
+        let mut judge = Judge::new(vec![DetectorConfig::Threshold {
+            threshold: 10,
+            name: None,
+        }])
+        .unwrap();
+        // A crash made the aggregator emit windows 1 and 2 again.
+        let stream = [(0, 1), (1, 50), (2, 1), (1, 50), (2, 1), (3, 60)];
+        let alerts: Vec<(i64, AlertStatus)> = stream
+            .iter()
+            .flat_map(|&(i, c)| judge.observe(&window(i, c)))
+            .map(|a| {
+                (
+                    viral_core::time::to_millis(&a.window_start) / 60_000,
+                    a.status,
+                )
+            })
+            .collect();
+        assert_eq!(
+            alerts,
+            [
+                (1, AlertStatus::Firing),
+                (2, AlertStatus::Resolved),
+                (3, AlertStatus::Firing)
+            ]
+        );
     }
 }
