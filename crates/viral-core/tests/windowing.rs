@@ -254,7 +254,12 @@ fn idle_advance_closes_windows_during_silence() {
 
 #[test]
 fn restored_watermark_treats_older_windows_as_emitted() {
-    let mut e = WindowEngine::new(spec(10, 10, 0)).with_watermark(20);
+    let cp = Checkpoint {
+        watermark: Some(20),
+        max_event: None,
+        topics: vec![],
+    };
+    let mut e = WindowEngine::restore(spec(10, 10, 0), &cp);
     let mut out = Vec::new();
     assert_eq!(
         e.push(mention_ref(&m("a", 1, 15), "1"), &mut out),

@@ -16,7 +16,11 @@ pub enum ServiceError {
     Usage(String),
     #[error(transparent)]
     Config(#[from] viral_config::ConfigError),
-    #[error("{}", viral_runtime::SEPARATE_SERVICES_NEED_KAFKA)]
+    #[error(
+        "config key `bus.kind`: separate services talk through a shared bus, and this build \
+         has only the in-memory one, which lives inside one process. Run the whole pipeline \
+         with `viral standalone` until bus.kind = \"kafka\" is available."
+    )]
     NeedsKafka,
 }
 

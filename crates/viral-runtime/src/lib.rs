@@ -17,8 +17,3 @@ pub mod metrics;
 pub mod shutdown;
 
 pub use tokio_util::sync::CancellationToken;
-
-/// What a separate service says while the only bus is the in-memory one.
-pub const SEPARATE_SERVICES_NEED_KAFKA: &str = "config key `bus.kind`: separate services talk \
-through a shared bus, and this build has only the in-memory one, which lives inside one \
-process. Run the whole pipeline with `viral standalone` until bus.kind = \"kafka\" is available.";

@@ -208,13 +208,6 @@ impl WindowEngine {
         self
     }
 
-    /// Start from a watermark restored after a restart: windows ending at or before it
-    /// are treated as already emitted.
-    pub fn with_watermark(mut self, watermark: Millis) -> Self {
-        self.watermark = Some(watermark);
-        self
-    }
-
     pub fn spec(&self) -> &WindowSpec {
         &self.spec
     }
