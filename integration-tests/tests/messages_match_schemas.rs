@@ -80,7 +80,7 @@ async fn every_emitted_message_validates() {
     let mut mentions = Vec::new();
     // The producer has finished, so everything it published is queued; stop at the end.
     while let Ok(Some(msg)) =
-        tokio::time::timeout(std::time::Duration::from_millis(0), sub.next()).await
+        tokio::time::timeout(std::time::Duration::from_millis(0), sub.recv()).await
     {
         let v: Value = serde_json::from_slice(&msg.payload).unwrap();
         mention_schema.assert_valid(&v);

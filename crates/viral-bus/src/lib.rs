@@ -3,12 +3,22 @@
 //! # Layout
 //!
 //! - [`Bus`] / [`Subscription`]: the trait every bus implements (publish with
-//!   acknowledgement, consume as a group, commit progress).
+//!   acknowledgement, consume as a group, commit progress together with output).
 //! - [`memory`]: an in-process bus for `viral standalone` and unit tests.
 //! - [`kafka`]: Apache Kafka (and compatible brokers) through librdkafka.
 //!
 //! Payloads are bytes (JSON) on every bus, so the in-memory path exercises the same
 //! encoding, decoding and dead-lettering as Kafka does.
+//!
+//! # Exactness
+//!
+//! A consuming stage that keeps state (the aggregator's open windows) needs three things
+//! from the bus, and [`Subscription`] gives exactly those: to be told which partitions it
+//! owns and what state it left for each ([`Event::Assigned`] with the checkpoint it
+//! committed), to be told before it loses one ([`Event::Revoked`], acknowledged by the
+//! next call to [`Subscription::next`], so a partition is never processed by two members
+//! at once), and to publish its output and record its progress as one unit
+//! ([`Subscription::commit`]): after a crash either both happened or neither did.
 
 pub mod kafka;
 pub mod memory;
@@ -19,11 +29,30 @@ use thiserror::Error;
 pub use kafka::{KafkaBus, KafkaConfig};
 pub use memory::MemoryBus;
 
-/// Topic names (configurable later; these are DESIGN.md's).
+/// Default topic names (DESIGN.md's).
 pub mod topics {
     pub const MENTIONS: &str = "viral.mentions.v1";
     pub const COUNTS: &str = "viral.counts.v1";
     pub const DEADLETTER: &str = "viral.deadletter.v1";
+}
+
+/// The topics the stages talk through (`[bus.topics]`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicNames {
+    pub mentions: String,
+    pub counts: String,
+    pub deadletter: String,
+}
+
+impl Default for TopicNames {
+    fn default() -> Self {
+        Self {
+            mentions: topics::MENTIONS.into(),
+            counts: topics::COUNTS.into(),
+            deadletter: topics::DEADLETTER.into(),
+        }
+    }
 }
 
 /// One message read from the bus.
@@ -34,6 +63,45 @@ pub struct Message {
     pub offset: i64,
     pub key: String,
     pub payload: Vec<u8>,
+}
+
+/// One message to publish.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub topic: String,
+    pub key: String,
+    pub payload: Vec<u8>,
+}
+
+/// A partition this member now owns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub partition: i32,
+    /// Where consumption resumes (`None`: from the beginning, nothing committed yet).
+    pub offset: Option<i64>,
+    /// The checkpoint committed with that offset, if any.
+    pub checkpoint: Option<String>,
+}
+
+/// Progress on one partition: everything before `offset` is fully processed, and
+/// `checkpoint` is the state a successor needs to continue from there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub partition: i32,
+    pub offset: i64,
+    pub checkpoint: Option<String>,
+}
+
+/// What a subscription yields, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Message(Message),
+    /// Partitions gained; their messages follow this event.
+    Assigned(Vec<Assignment>),
+    /// Partitions lost; no message of theirs follows. The bus waits for the next call to
+    /// [`Subscription::next`] before handing them to another member, so commit for them
+    /// before that call if you want to.
+    Revoked(Vec<i32>),
 }
 
 #[derive(Debug, Error)]
@@ -58,12 +126,37 @@ pub trait Bus: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), BusError>;
 }
 
-/// A group member's stream of messages.
+/// A group member's stream of events.
 #[async_trait]
 pub trait Subscription: Send {
-    /// The next message; `None` once the bus has shut down.
-    async fn next(&mut self) -> Option<Message>;
+    /// The next event; `Err(Closed)` once the bus has shut down. Any other error means
+    /// this member's view can no longer be trusted: drop it and subscribe again, which
+    /// resumes from the last commit.
+    async fn next(&mut self) -> Result<Event, BusError>;
 
-    /// Record that everything before `offset` in `partition` is fully processed.
-    async fn commit(&mut self, partition: i32, offset: i64) -> Result<(), BusError>;
+    /// Publish `records` and record `progress`, atomically where the bus can (Kafka
+    /// transactions): after a crash, either the records are visible to consumers and a
+    /// restart resumes after them, or neither.
+    async fn commit(
+        &mut self,
+        records: Vec<Record>,
+        progress: Vec<Progress>,
+    ) -> Result<(), BusError>;
+
+    /// Messages behind the end of each owned partition, as last measured.
+    fn lag(&self) -> Vec<(i32, i64)> {
+        Vec::new()
+    }
+
+    /// The next message, skipping ownership events: for readers that keep no
+    /// per-partition state. `None` once the bus is closed or failed.
+    async fn recv(&mut self) -> Option<Message> {
+        loop {
+            match self.next().await {
+                Ok(Event::Message(m)) => return Some(m),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
 }

@@ -104,6 +104,12 @@ pub struct BusConfig {
     /// Capacity of each in-memory topic before publishers wait (backpressure).
     #[serde(default = "default_memory_capacity")]
     pub memory_capacity: usize,
+    /// Required when `kind = "kafka"`.
+    #[serde(default)]
+    pub kafka: Option<viral_bus::KafkaConfig>,
+    /// Names of the topics the stages talk through.
+    #[serde(default)]
+    pub topics: viral_bus::TopicNames,
 }
 
 impl Default for BusConfig {
@@ -111,6 +117,8 @@ impl Default for BusConfig {
         Self {
             kind: BusKind::Memory,
             memory_capacity: default_memory_capacity(),
+            kafka: None,
+            topics: Default::default(),
         }
     }
 }
@@ -194,6 +202,10 @@ pub struct AggregatorConfig {
     /// Sample posts kept per window for alerts.
     #[serde(default = "default_samples")]
     pub samples: usize,
+    /// How often progress is committed when no window closes (quiet partitions, dead
+    /// letters waiting to be published).
+    #[serde(default = "default_commit_interval", with = "humantime_serde")]
+    pub commit_interval: Duration,
 }
 
 impl Default for AggregatorConfig {
@@ -201,8 +213,13 @@ impl Default for AggregatorConfig {
         Self {
             idle_timeout: default_idle_timeout(),
             samples: default_samples(),
+            commit_interval: default_commit_interval(),
         }
     }
+}
+
+fn default_commit_interval() -> Duration {
+    Duration::from_secs(1)
 }
 
 fn default_idle_timeout() -> Duration {

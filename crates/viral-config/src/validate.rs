@@ -14,10 +14,39 @@ pub(crate) fn validate(c: &Config) -> Result<(), ConfigError> {
     WindowSpec::new(c.window.size, c.window.hop, c.window.lateness)
         .map_err(|e| ConfigError::invalid("window", e.to_string()))?;
     detectors(c)?;
-    if c.bus.kind == BusKind::Kafka {
+    match (&c.bus.kind, &c.bus.kafka) {
+        (BusKind::Kafka, None) => {
+            return Err(ConfigError::invalid(
+                "bus.kafka.brokers",
+                "required when bus.kind = \"kafka\" (or set VIRAL__BUS__KAFKA__BROKERS)",
+            ))
+        }
+        (_, Some(k)) => k.validate().map_err(|e| {
+            let (key, why) = e.split_once(':').unwrap_or(("", &e));
+            ConfigError::invalid(format!("bus.kafka.{key}"), why.trim())
+        })?,
+        _ => {}
+    }
+    for (key, name) in [
+        ("bus.topics.mentions", &c.bus.topics.mentions),
+        ("bus.topics.counts", &c.bus.topics.counts),
+        ("bus.topics.deadletter", &c.bus.topics.deadletter),
+    ] {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch))
+        {
+            return Err(ConfigError::invalid(
+                key,
+                format!("{name:?}: a topic name is letters, digits, '.', '_' and '-'"),
+            ));
+        }
+    }
+    if c.aggregator.commit_interval.is_zero() {
         return Err(ConfigError::invalid(
-            "bus.kind",
-            "\"kafka\" is not available in this build yet; use \"memory\" (viral standalone)",
+            "aggregator.commit_interval",
+            "must be positive",
         ));
     }
     if c.bus.memory_capacity == 0 {

@@ -3,19 +3,20 @@
 //! to every notifier. Each notifier has its own queue and task, so a slow webhook neither
 //! delays stdout nor reorders one notifier's alerts.
 
+use std::collections::BTreeMap;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use viral_bus::{topics, Bus, BusError};
+use viral_bus::{Bus, BusError, Event, Progress, Record, Subscription, TopicNames};
 use viral_config::DetectorConfig;
 use viral_core::{Alert, Detector, IncidentTracker, ThresholdDetector, WindowCount};
 use viral_notifiers::Notifier;
 use viral_runtime::metrics::{
-    AlertLabel, Metrics, NotifierLabel, NotifyLabel, StageLabel, StoreLabel,
+    AlertLabel, Metrics, NotifierLabel, NotifyLabel, PartitionLabel, StageLabel, StoreLabel,
 };
 use viral_store::Store;
 
@@ -103,6 +104,9 @@ pub struct Alerter {
     notifiers: Vec<Arc<dyn Notifier>>,
     metrics: Metrics,
     judge: Judge,
+    topics: TopicNames,
+    /// How often consumed offsets (and dead letters) are committed.
+    commit_interval: Duration,
 }
 
 impl Alerter {
@@ -119,16 +123,25 @@ impl Alerter {
             notifiers,
             metrics,
             judge,
+            topics: TopicNames::default(),
+            commit_interval: Duration::from_secs(1),
         }
     }
 
+    pub fn with_topics(mut self, topics: TopicNames) -> Self {
+        self.topics = topics;
+        self
+    }
+
+    pub fn with_commit_interval(mut self, every: Duration) -> Self {
+        self.commit_interval = every;
+        self
+    }
+
     /// Consume window counts until `shutdown` or the bus closes; queued notifications are
-    /// delivered before returning.
+    /// delivered before returning. A bus failure resubscribes from the last commit; the
+    /// [`Judge`] ignores the windows that brings back.
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<(), BusError> {
-        let mut sub = self
-            .bus
-            .subscribe(topics::COUNTS, crate::groups::ALERTER)
-            .await?;
         let mut workers = JoinSet::new();
         let queues: Vec<mpsc::Sender<Alert>> = self
             .notifiers
@@ -139,18 +152,88 @@ impl Alerter {
                 tx
             })
             .collect();
+        let mut backoff = Duration::from_millis(200);
+        let result = loop {
+            let failed = match self
+                .bus
+                .subscribe(&self.topics.counts, crate::groups::ALERTER)
+                .await
+            {
+                Ok(sub) => match self.consume(sub, &queues, &shutdown).await {
+                    Ok(()) => break Ok(()),
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            if shutdown.is_cancelled() {
+                break Ok(());
+            }
+            self.metrics
+                .restarts
+                .get_or_create(&StageLabel { stage: STAGE })
+                .inc();
+            tracing::warn!(error = %failed, retry_in = ?backoff, "bus failed; resuming from the last commit");
+            tokio::select! {
+                _ = shutdown.cancelled() => break Ok(()),
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        };
+        drop(queues);
+        while workers.join_next().await.is_some() {}
+        result
+    }
+
+    async fn consume(
+        &mut self,
+        mut sub: Box<dyn Subscription>,
+        queues: &[mpsc::Sender<Alert>],
+        shutdown: &CancellationToken,
+    ) -> Result<(), BusError> {
         let stage = StageLabel { stage: STAGE };
+        // Offsets consumed but not yet committed, and dead letters to go with them.
+        let mut done: BTreeMap<i32, i64> = BTreeMap::new();
+        let mut letters: Vec<Record> = Vec::new();
+        let mut ticker = tokio::time::interval(self.commit_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let msg = tokio::select! {
-                _ = shutdown.cancelled() => break,
-                msg = sub.next() => match msg { Some(m) => m, None => break },
+                _ = shutdown.cancelled() => {
+                    return commit(&mut *sub, &mut done, &mut letters).await;
+                }
+                _ = ticker.tick() => {
+                    commit(&mut *sub, &mut done, &mut letters).await?;
+                    for (p, lag) in sub.lag() {
+                        self.metrics.consumer_lag.get_or_create(&PartitionLabel { stage: STAGE, partition: p }).set(lag);
+                    }
+                    continue;
+                }
+                event = sub.next() => match event {
+                    Ok(Event::Message(m)) => m,
+                    Ok(Event::Revoked(_)) => {
+                        commit(&mut *sub, &mut done, &mut letters).await?;
+                        continue;
+                    }
+                    Ok(Event::Assigned(_)) => continue,
+                    Err(BusError::Closed) => return commit(&mut *sub, &mut done, &mut letters).await,
+                    Err(e) => return Err(e),
+                },
             };
             self.metrics.messages_in.get_or_create(&stage).inc();
             let started = Instant::now();
+            done.insert(msg.partition, msg.offset + 1);
             let window: WindowCount = match deadletter::decode(&msg) {
                 Ok(w) => w,
                 Err((reason, error)) => {
-                    deadletter::send(&*self.bus, &self.metrics, STAGE, &msg, reason, &error).await;
+                    let topic = &self.topics.deadletter;
+                    letters.extend(deadletter::letter(
+                        &self.metrics,
+                        STAGE,
+                        topic,
+                        &msg,
+                        reason,
+                        &error,
+                    ));
                     continue;
                 }
             };
@@ -177,22 +260,40 @@ impl Alerter {
                     })
                     .inc();
                 tracing::info!(id = %alert.id, topic = %alert.topic, status = alert.status.as_str(), count = alert.count, "alert");
-                for q in &queues {
+                for q in queues {
                     if q.send(alert.clone()).await.is_err() {
                         tracing::error!("a notifier task has stopped");
                     }
                 }
             }
-            sub.commit(msg.partition, msg.offset + 1).await?;
             self.metrics
                 .processing_seconds
                 .get_or_create(&stage)
                 .observe(started.elapsed().as_secs_f64());
         }
-        drop(queues);
-        while workers.join_next().await.is_some() {}
-        Ok(())
     }
+}
+
+/// Commit consumed offsets and pending dead letters, if any.
+async fn commit(
+    sub: &mut dyn Subscription,
+    done: &mut BTreeMap<i32, i64>,
+    letters: &mut Vec<Record>,
+) -> Result<(), BusError> {
+    if done.is_empty() && letters.is_empty() {
+        return Ok(());
+    }
+    let progress = done
+        .iter()
+        .map(|(&partition, &offset)| Progress {
+            partition,
+            offset,
+            checkpoint: None,
+        })
+        .collect();
+    sub.commit(std::mem::take(letters), progress).await?;
+    done.clear();
+    Ok(())
 }
 
 async fn deliver(notifier: Arc<dyn Notifier>, mut rx: mpsc::Receiver<Alert>, metrics: Metrics) {

@@ -2,7 +2,7 @@
 //! where it came from, and is counted, and the consumer moves on.
 
 use serde::Serialize;
-use viral_bus::{topics, Bus, Message};
+use viral_bus::{Message, Record};
 use viral_runtime::metrics::{DeadLetterLabel, Metrics};
 
 /// Largest message a consumer accepts; bigger ones are dead-lettered, not parsed.
@@ -57,16 +57,17 @@ pub fn decode<T: serde::de::DeserializeOwned>(msg: &Message) -> Result<T, (Reaso
     })
 }
 
-/// Publish `msg` to the dead-letter topic and count it. Failure to publish is logged, not
-/// propagated: a dead letter must never stop the consumer.
-pub async fn send(
-    bus: &dyn Bus,
+/// Count `msg` as dead and build its dead letter for `topic`; the caller publishes it
+/// with its next commit, so a dead letter is written exactly when the consumer's progress
+/// past the message is.
+pub fn letter(
     metrics: &Metrics,
     stage: &'static str,
+    topic: &str,
     msg: &Message,
     reason: Reason,
     error: &str,
-) {
+) -> Option<Record> {
     metrics
         .dead_letters
         .get_or_create(&DeadLetterLabel {
@@ -74,7 +75,7 @@ pub async fn send(
             reason: reason.as_str(),
         })
         .inc();
-    tracing::warn!(stage, reason = reason.as_str(), error, topic = %msg.topic, offset = msg.offset, "dead-lettered a message");
+    tracing::warn!(stage, reason = reason.as_str(), error, topic = %msg.topic, partition = msg.partition, offset = msg.offset, "dead-lettered a message");
     let keep = msg.payload.len().min(64 * 1024);
     let letter = DeadLetter {
         stage,
@@ -87,11 +88,14 @@ pub async fn send(
         payload: String::from_utf8_lossy(&msg.payload[..keep]).into_owned(),
     };
     match serde_json::to_vec(&letter) {
-        Ok(body) => {
-            if let Err(e) = bus.publish(topics::DEADLETTER, &msg.key, body).await {
-                tracing::error!(error = %e, "cannot publish to the dead-letter topic");
-            }
+        Ok(payload) => Some(Record {
+            topic: topic.to_owned(),
+            key: msg.key.clone(),
+            payload,
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a dead letter");
+            None
         }
-        Err(e) => tracing::error!(error = %e, "cannot encode a dead letter"),
     }
 }

@@ -7,6 +7,7 @@
 //! cannot drag the watermark (and every topic's zero-count windows) along with it.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::mpsc;
 use viral_bus::{topics, Bus, BusError};
@@ -16,8 +17,23 @@ use viral_core::{Mention, Post};
 use viral_runtime::clock::SharedClock;
 use viral_runtime::metrics::{Metrics, SourceLabel, StageLabel, TopicLabel};
 
-/// Run until `posts` is closed (all sources finished or stopped).
+/// Run until `posts` is closed (all sources finished or stopped), publishing to the
+/// default mentions topic.
 pub async fn run(
+    posts: mpsc::Receiver<Post>,
+    matcher: Arc<TopicMatcher>,
+    bus: Arc<dyn Bus>,
+    clock: SharedClock,
+    metrics: Metrics,
+) -> Result<(), BusError> {
+    run_to(topics::MENTIONS, posts, matcher, bus, clock, metrics).await
+}
+
+/// Run until `posts` is closed, publishing to `topic`. A publish the bus refuses (broker
+/// unreachable past its own retries) is retried with backoff: the post is not
+/// acknowledged until it is in, and the sources wait meanwhile.
+pub async fn run_to(
+    topic: &str,
     mut posts: mpsc::Receiver<Post>,
     matcher: Arc<TopicMatcher>,
     bus: Arc<dyn Bus>,
@@ -55,8 +71,7 @@ pub async fn run(
                     continue;
                 }
             };
-            bus.publish(topics::MENTIONS, &mention.topic, payload)
-                .await?;
+            publish(&*bus, topic, &mention.topic, payload).await?;
             metrics.messages_out.get_or_create(&out).inc();
             metrics
                 .mentions_published
@@ -67,6 +82,21 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+async fn publish(bus: &dyn Bus, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match bus.publish(topic, key, payload.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(BusError::Closed) => return Err(BusError::Closed),
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "the bus refused a mention; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -143,7 +173,7 @@ mod tests {
         .unwrap();
         let mut got = Vec::new();
         for _ in 0..3 {
-            let m = sub.next().await.unwrap();
+            let m = sub.recv().await.unwrap();
             let mention: Mention = serde_json::from_slice(&m.payload).unwrap();
             assert_eq!(m.key, mention.topic);
             let t = mention.post.event_time();

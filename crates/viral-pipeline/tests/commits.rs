@@ -1,11 +1,12 @@
 //! The aggregator commits progress only when windows close, and only up to the first
-//! offset an open window still depends on, so a restart re-reads what it needs.
+//! offset an open window still depends on, with the engine's checkpoint, so a restart
+//! re-reads what it needs and knows what it already emitted.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use viral_bus::{topics, Bus, BusError, MemoryBus, Message, Subscription};
+use viral_bus::{topics, Bus, BusError, Event, MemoryBus, Progress, Record, Subscription};
 use viral_core::time::parse_rfc3339;
 use viral_core::window::WindowSpec;
 use viral_core::{Mention, Post, WindowCount};
@@ -18,12 +19,12 @@ use viral_runtime::CancellationToken;
 /// The memory bus, with every commit recorded.
 struct Recording {
     inner: MemoryBus,
-    commits: Arc<Mutex<Vec<(i32, i64)>>>,
+    commits: Arc<Mutex<Vec<(i32, i64, bool)>>>,
 }
 
 struct RecordingSub {
     inner: Box<dyn Subscription>,
-    commits: Arc<Mutex<Vec<(i32, i64)>>>,
+    commits: Arc<Mutex<Vec<(i32, i64, bool)>>>,
 }
 
 #[async_trait]
@@ -44,12 +45,25 @@ impl Bus for Recording {
 
 #[async_trait]
 impl Subscription for RecordingSub {
-    async fn next(&mut self) -> Option<Message> {
+    async fn next(&mut self) -> Result<Event, BusError> {
         self.inner.next().await
     }
-    async fn commit(&mut self, partition: i32, offset: i64) -> Result<(), BusError> {
-        self.commits.lock().unwrap().push((partition, offset));
-        self.inner.commit(partition, offset).await
+    async fn commit(
+        &mut self,
+        records: Vec<Record>,
+        progress: Vec<Progress>,
+    ) -> Result<(), BusError> {
+        for p in &progress {
+            let restorable = p
+                .checkpoint
+                .as_deref()
+                .is_some_and(|c| serde_json::from_str::<viral_core::window::Checkpoint>(c).is_ok());
+            self.commits
+                .lock()
+                .unwrap()
+                .push((p.partition, p.offset, restorable));
+        }
+        self.inner.commit(records, progress).await
     }
 }
 
@@ -96,17 +110,20 @@ async fn commits_follow_the_oldest_open_window() {
             spec: WindowSpec::from_millis(600_000, 600_000, 0).unwrap(),
             idle_timeout: Duration::from_secs(3600),
             samples: 0,
+            commit_interval: Duration::from_secs(3600),
+            topics: Default::default(),
         },
     );
     let task = tokio::spawn(agg.run(stop.clone()));
     // [18:00,18:10) closes at offset 2, [18:10,18:20) at offset 4.
     for want in [2, 2] {
-        let msg = counts.next().await.unwrap();
+        let msg = counts.recv().await.unwrap();
         let wc: WindowCount = serde_json::from_slice(&msg.payload).unwrap();
         assert_eq!(wc.count, want);
     }
     stop.cancel();
     task.await.unwrap().unwrap();
-    // Offsets 2 and 4 start the windows still open at each close.
-    assert_eq!(*commits.lock().unwrap(), [(0, 2), (0, 4)]);
+    // Offsets 2 and 4 start the windows still open at each close; each commit carries
+    // the engine's checkpoint. Stopping adds nothing: no progress since.
+    assert_eq!(*commits.lock().unwrap(), [(0, 2, true), (0, 4, true)]);
 }

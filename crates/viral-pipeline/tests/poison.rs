@@ -102,20 +102,22 @@ async fn poison_goes_to_the_dead_letter_topic_and_counts_are_unaffected() {
             spec,
             idle_timeout: Duration::from_secs(3600),
             samples: 0,
+            commit_interval: Duration::from_millis(50),
+            topics: Default::default(),
         },
     );
     let task = tokio::spawn(agg.run(stop.clone()));
 
     // Every window the engine closed must arrive, in order, with the same counts.
     for want in &expected {
-        let msg = counts.next().await.expect("a window count");
+        let msg = counts.recv().await.expect("a window count");
         let got: WindowCount = serde_json::from_slice(&msg.payload).unwrap();
         assert_eq!(&got, want);
     }
     let mut reasons = Vec::new();
     let mut offsets = Vec::new();
     for _ in 0..1000 {
-        let msg = dead.next().await.expect("a dead letter");
+        let msg = dead.recv().await.expect("a dead letter");
         let v: Value = serde_json::from_slice(&msg.payload).unwrap();
         assert_eq!(v["stage"], "aggregator");
         assert_eq!(v["source_topic"], topics::MENTIONS);

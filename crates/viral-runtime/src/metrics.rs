@@ -58,6 +58,18 @@ pub struct NotifyLabel {
     pub result: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabel {
+    pub stage: &'static str,
+    pub partition: i32,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CommitLabel {
+    pub stage: &'static str,
+    pub result: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -85,6 +97,9 @@ pub struct Metrics {
     pub alerts: Family<AlertLabel, Counter>,
     pub notifications: Family<NotifyLabel, Counter>,
     pub notification_seconds: HistogramFamily<NotifierLabel>,
+    pub consumer_lag: Family<PartitionLabel, Gauge>,
+    pub commits: Family<CommitLabel, Counter>,
+    pub restarts: Family<StageLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -114,6 +129,9 @@ impl Metrics {
             alerts: Family::default(),
             notifications: Family::default(),
             notification_seconds: Family::new_with_constructor(latency_histogram),
+            consumer_lag: Family::default(),
+            commits: Family::default(),
+            restarts: Family::default(),
         };
         r.register(
             "posts_received",
@@ -194,6 +212,21 @@ impl Metrics {
             "notification_seconds",
             "Time to deliver one notification, retries included",
             m.notification_seconds.clone(),
+        );
+        r.register(
+            "consumer_lag",
+            "Messages between a stage's position and the end of each partition it owns",
+            m.consumer_lag.clone(),
+        );
+        r.register(
+            "bus_commits",
+            "Commits of output and progress to the bus, by result",
+            m.commits.clone(),
+        );
+        r.register(
+            "stage_restarts",
+            "Times a stage resubscribed from its last commit after a bus error",
+            m.restarts.clone(),
         );
         Self {
             registry: Arc::new(r),

@@ -19,6 +19,17 @@ pub struct KafkaConfig {
     /// How long a publish may wait for the broker's acknowledgement.
     #[serde(default = "default_timeout", with = "humantime_serde")]
     pub publish_timeout: Duration,
+    /// This instance's name, unique among the running instances of a stage: it makes
+    /// the transactional id, so a restarted instance fences its predecessor. Default:
+    /// the host name (unique per container or pod).
+    #[serde(default)]
+    pub instance_id: Option<String>,
+    /// How long a transaction left open by a vanished instance blocks readers.
+    #[serde(default = "default_txn_timeout", with = "humantime_serde")]
+    pub transaction_timeout: Duration,
+    /// Compacted topic for checkpoints too large for commit metadata.
+    #[serde(default = "default_checkpoints_topic")]
+    pub checkpoints_topic: String,
     /// Extra librdkafka properties (`security.protocol`, `sasl.mechanism`, …), applied to
     /// producers and consumers. Secrets belong in the environment
     /// (`VIRAL__BUS__KAFKA__PROPERTIES__SASL.PASSWORD`), not in the file.
@@ -34,6 +45,14 @@ fn default_replication() -> i32 {
     1
 }
 
+fn default_txn_timeout() -> Duration {
+    Duration::from_secs(15)
+}
+
+fn default_checkpoints_topic() -> String {
+    "viral.checkpoints.v1".into()
+}
+
 fn default_timeout() -> Duration {
     Duration::from_secs(30)
 }
@@ -46,8 +65,20 @@ impl KafkaConfig {
             partitions: default_partitions(),
             replication_factor: default_replication(),
             publish_timeout: default_timeout(),
+            instance_id: None,
+            transaction_timeout: default_txn_timeout(),
+            checkpoints_topic: default_checkpoints_topic(),
             properties: BTreeMap::new(),
         }
+    }
+
+    /// [`Self::instance_id`], or the host name.
+    pub fn instance_id(&self) -> String {
+        self.instance_id.clone().unwrap_or_else(|| {
+            gethostname::gethostname()
+                .into_string()
+                .unwrap_or_else(|_| "viral".into())
+        })
     }
 
     /// Problems name the key relative to `bus.kafka`.
@@ -66,6 +97,16 @@ impl KafkaConfig {
                 "replication_factor = {}: must be at least 1",
                 self.replication_factor
             ));
+        }
+        if self
+            .instance_id
+            .as_deref()
+            .is_some_and(|i| i.trim().is_empty())
+        {
+            return Err("instance_id: must not be empty".into());
+        }
+        if self.transaction_timeout < Duration::from_secs(1) {
+            return Err("transaction_timeout: must be at least 1s".into());
         }
         Ok(())
     }

@@ -4,76 +4,67 @@
 //! - Publishing uses an idempotent producer (`enable.idempotence`, `acks=all`) and returns
 //!   only once the broker has acknowledged, so a source can acknowledge its post after.
 //! - Topics are created with the configured partitions when absent (once per process).
-//! - Consumers never auto-commit: a stage commits an offset only when everything before it
-//!   is safely processed, which is what makes counting exact across crashes.
+//! - Consumers never auto-commit and read `read_committed`; a stage commits its output and
+//!   its offsets in one transaction ([`txn`]), with its checkpoint as commit metadata
+//!   ([`checkpoints`]). That is what makes counting exact across crashes.
 
+mod checkpoints;
 mod config;
+mod consumer;
 #[cfg(test)]
 mod tests;
+mod txn;
 
 pub use config::KafkaConfig;
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
-use rdkafka::{Message as _, Offset, TopicPartitionList};
 
-use crate::{Bus, BusError, Message, Subscription};
+use crate::{Bus, BusError, Subscription};
 
 fn unavailable(e: impl std::fmt::Display) -> BusError {
     BusError::Unavailable(e.to_string())
 }
 
-pub struct KafkaBus {
+/// What the bus, its subscriptions and their transactions share.
+struct Shared {
     config: KafkaConfig,
-    producer: FutureProducer,
     admin: AdminClient<DefaultClientContext>,
     /// Topics known to exist, so creation is attempted once per topic.
     ensured: Mutex<HashSet<String>>,
 }
 
-impl KafkaBus {
-    pub fn new(config: KafkaConfig) -> Result<Self, BusError> {
-        config.validate().map_err(BusError::Unavailable)?;
-        let producer = client_config(&config)
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "5")
-            .set("compression.type", "lz4")
-            .set(
-                "message.timeout.ms",
-                config.publish_timeout.as_millis().to_string(),
-            )
-            .create()
-            .map_err(unavailable)?;
-        let admin = client_config(&config).create().map_err(unavailable)?;
-        Ok(Self {
-            config,
-            producer,
-            admin,
-            ensured: Mutex::default(),
-        })
+impl Shared {
+    async fn ensure_topic(&self, topic: &str) -> Result<(), BusError> {
+        self.create(topic, &[]).await
+    }
+
+    async fn ensure_compacted(&self, topic: &str) -> Result<(), BusError> {
+        self.create(topic, &[("cleanup.policy", "compact")]).await
     }
 
     /// Create `topic` with the configured partitions unless it exists.
-    pub async fn ensure_topic(&self, topic: &str) -> Result<(), BusError> {
+    async fn create(&self, topic: &str, settings: &[(&str, &str)]) -> Result<(), BusError> {
         if self.lock().contains(topic) {
             return Ok(());
         }
-        let new = NewTopic::new(
+        let mut new = NewTopic::new(
             topic,
             self.config.partitions,
             TopicReplication::Fixed(self.config.replication_factor),
         );
+        for (k, v) in settings {
+            new = new.set(k, v);
+        }
         let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
         let results = self
             .admin
@@ -99,6 +90,42 @@ impl KafkaBus {
     }
 }
 
+pub struct KafkaBus {
+    shared: Arc<Shared>,
+    producer: FutureProducer,
+}
+
+impl KafkaBus {
+    pub fn new(config: KafkaConfig) -> Result<Self, BusError> {
+        config.validate().map_err(BusError::Unavailable)?;
+        let producer = client_config(&config)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4")
+            .set(
+                "message.timeout.ms",
+                config.publish_timeout.as_millis().to_string(),
+            )
+            .create()
+            .map_err(unavailable)?;
+        let admin = client_config(&config).create().map_err(unavailable)?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                config,
+                admin,
+                ensured: Mutex::default(),
+            }),
+            producer,
+        })
+    }
+
+    /// Create `topic` with the configured partitions unless it exists.
+    pub async fn ensure_topic(&self, topic: &str) -> Result<(), BusError> {
+        self.shared.ensure_topic(topic).await
+    }
+}
+
 fn client_config(config: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.brokers);
@@ -114,7 +141,7 @@ impl Bus for KafkaBus {
         self.ensure_topic(topic).await?;
         let record = FutureRecord::to(topic).key(key).payload(&payload);
         self.producer
-            .send(record, Timeout::After(self.config.publish_timeout))
+            .send(record, Timeout::After(self.shared.config.publish_timeout))
             .await
             .map(|_| ())
             .map_err(|(e, _)| unavailable(e))
@@ -122,72 +149,23 @@ impl Bus for KafkaBus {
 
     async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
         self.ensure_topic(topic).await?;
-        let consumer: StreamConsumer = client_config(&self.config)
-            .set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .create()
-            .map_err(unavailable)?;
-        consumer.subscribe(&[topic]).map_err(unavailable)?;
-        Ok(Box::new(KafkaSubscription {
-            topic: topic.to_owned(),
-            consumer,
-        }))
+        Ok(Box::new(consumer::KafkaSubscription::start(
+            self.shared.clone(),
+            topic,
+            group,
+        )?))
     }
 
     async fn ping(&self) -> Result<(), BusError> {
-        self.producer
-            .client()
-            .fetch_metadata(None, Duration::from_secs(5))
-            .map(|_| ())
-            .map_err(unavailable)
-    }
-}
-
-struct KafkaSubscription {
-    topic: String,
-    consumer: StreamConsumer,
-}
-
-#[async_trait]
-impl Subscription for KafkaSubscription {
-    async fn next(&mut self) -> Option<Message> {
-        loop {
-            match self.consumer.recv().await {
-                Ok(m) => {
-                    return Some(Message {
-                        topic: m.topic().to_owned(),
-                        partition: m.partition(),
-                        offset: m.offset(),
-                        key: m
-                            .key()
-                            .map(|k| String::from_utf8_lossy(k).into_owned())
-                            .unwrap_or_default(),
-                        payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                    })
-                }
-                // librdkafka retries broker failures itself; errors here are reported
-                // and the consumer keeps going.
-                Err(KafkaError::MessageConsumption(code)) => {
-                    tracing::warn!(topic = %self.topic, %code, "kafka consumer error");
-                }
-                Err(e) => {
-                    tracing::warn!(topic = %self.topic, error = %e, "kafka consumer error");
-                }
-            }
-        }
-    }
-
-    async fn commit(&mut self, partition: i32, offset: i64) -> Result<(), BusError> {
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(&self.topic, partition, Offset::Offset(offset))
-            .map_err(unavailable)?;
-        // Synchronous: when this returns, a restart resumes from here. Stages commit at
-        // window boundaries, not per message, so the round trip is rare.
-        self.consumer
-            .commit(&tpl, CommitMode::Sync)
-            .map_err(unavailable)
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, Duration::from_secs(5))
+                .map(|_| ())
+        })
+        .await
+        .map_err(unavailable)?
+        .map_err(unavailable)
     }
 }

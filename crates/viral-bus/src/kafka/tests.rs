@@ -3,6 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::*;
+use crate::{Assignment, Event, Progress, Record};
 
 fn unique(name: &str) -> String {
     let nanos = SystemTime::now()
@@ -36,7 +37,7 @@ async fn published_messages_come_back_in_order_per_key() {
     let mut per_key: std::collections::BTreeMap<String, Vec<i64>> = Default::default();
     let mut partitions = std::collections::BTreeMap::new();
     for _ in 0..30 {
-        let m = sub.next().await.unwrap();
+        let m = sub.recv().await.unwrap();
         let text = String::from_utf8(m.payload).unwrap();
         let (key, i) = text.split_once(':').unwrap();
         assert_eq!(key, m.key);
@@ -55,29 +56,109 @@ async fn published_messages_come_back_in_order_per_key() {
     }
 }
 
-#[tokio::test]
-async fn a_group_resumes_from_its_committed_offset() {
+/// The first event of a fresh member: its assignment.
+async fn assignment(sub: &mut Box<dyn Subscription>) -> Vec<Assignment> {
+    match sub.next().await.unwrap() {
+        Event::Assigned(a) => a,
+        other => panic!("expected an assignment, got {other:?}"),
+    }
+}
+
+async fn resume_with_checkpoint(checkpoint: String) {
     let bus = bus(1);
-    let (topic, group) = (unique("resume"), unique("group"));
+    let (topic, out, group) = (unique("resume"), unique("out"), unique("group"));
     for i in 0..10 {
         bus.publish(&topic, "k", vec![i]).await.unwrap();
     }
     {
         let mut sub = bus.subscribe(&topic, &group).await.unwrap();
+        assert_eq!(
+            assignment(&mut sub).await,
+            [Assignment {
+                partition: 0,
+                offset: None,
+                checkpoint: None
+            }]
+        );
         for want in 0..4u8 {
-            let m = sub.next().await.unwrap();
-            assert_eq!(m.payload, vec![want]);
+            assert_eq!(sub.recv().await.unwrap().payload, vec![want]);
         }
-        // Everything before offset 4 is processed.
-        sub.commit(0, 4).await.unwrap();
+        // Everything before offset 4 is processed, and this is what it produced.
+        let record = Record {
+            topic: out.clone(),
+            key: "k".into(),
+            payload: b"output".to_vec(),
+        };
+        let progress = Progress {
+            partition: 0,
+            offset: 4,
+            checkpoint: Some(checkpoint.clone()),
+        };
+        sub.commit(vec![record], vec![progress]).await.unwrap();
     }
     let mut sub = bus.subscribe(&topic, &group).await.unwrap();
-    let m = sub.next().await.unwrap();
+    assert_eq!(
+        assignment(&mut sub).await,
+        [Assignment {
+            partition: 0,
+            offset: Some(4),
+            checkpoint: Some(checkpoint)
+        }]
+    );
+    let m = sub.recv().await.unwrap();
     assert_eq!(
         (m.offset, m.payload),
         (4, vec![4]),
-        "resumed after the committed offset"
+        "resumed after the commit"
     );
+    let mut reader = bus.subscribe(&out, &unique("reader")).await.unwrap();
+    assert_eq!(reader.recv().await.unwrap().payload, b"output");
+}
+
+#[tokio::test]
+async fn a_member_resumes_from_the_committed_offset_and_checkpoint() {
+    resume_with_checkpoint(r#"{"watermark":1}"#.into()).await;
+}
+
+#[tokio::test]
+async fn checkpoints_beyond_the_metadata_limit_survive_too() {
+    let big = format!("{{\"topics\":\"{}\"}}", "x".repeat(50_000));
+    assert!(big.len() > checkpoints::INLINE_MAX);
+    resume_with_checkpoint(big).await;
+}
+
+#[tokio::test]
+async fn a_second_member_gets_partitions_only_after_the_first_let_go() {
+    let bus = bus(2);
+    let (topic, group) = (unique("rebalance"), unique("group"));
+    let mut first = bus.subscribe(&topic, &group).await.unwrap();
+    let mine: Vec<i32> = assignment(&mut first)
+        .await
+        .iter()
+        .map(|a| a.partition)
+        .collect();
+    assert_eq!(mine, [0, 1]);
+    let mut second = bus.subscribe(&topic, &group).await.unwrap();
+    let joined = tokio::spawn(async move {
+        let got = assignment(&mut second).await;
+        (second, got)
+    });
+    // The first member is told before anything moves; the move waits for its next call.
+    let revoked = match first.next().await.unwrap() {
+        Event::Revoked(p) => p,
+        other => panic!("expected a revocation, got {other:?}"),
+    };
+    assert!(!joined.is_finished());
+    let again = tokio::spawn(async move {
+        let a = assignment(&mut first).await;
+        (first, a)
+    });
+    let (_second, theirs) = joined.await.unwrap();
+    let (_first, ours) = again.await.unwrap();
+    let mut all: Vec<i32> = theirs.iter().chain(&ours).map(|a| a.partition).collect();
+    all.sort();
+    assert_eq!(all, [0, 1], "every partition has exactly one owner");
+    assert_eq!(revoked, [0, 1]);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::{Bus, BusError, Message, Subscription};
+use crate::{Assignment, Bus, BusError, Event, Message, Progress, Record, Subscription};
 
 #[derive(Default)]
 struct Topic {
@@ -95,7 +95,11 @@ impl Bus for MemoryBus {
         for m in backlog {
             tx.send(m).await.map_err(|_| BusError::Closed)?;
         }
-        Ok(Box::new(MemorySubscription { rx }))
+        Ok(Box::new(MemorySubscription {
+            bus: self.clone(),
+            rx,
+            assigned: false,
+        }))
     }
 
     async fn ping(&self) -> Result<(), BusError> {
@@ -104,18 +108,44 @@ impl Bus for MemoryBus {
 }
 
 struct MemorySubscription {
+    bus: MemoryBus,
     rx: mpsc::Receiver<Message>,
+    assigned: bool,
 }
 
 #[async_trait]
 impl Subscription for MemorySubscription {
-    async fn next(&mut self) -> Option<Message> {
-        self.rx.recv().await
+    async fn next(&mut self) -> Result<Event, BusError> {
+        // One partition, owned for the subscription's life, with nothing committed
+        // before it: nothing on this bus outlives the process.
+        if !self.assigned {
+            self.assigned = true;
+            return Ok(Event::Assigned(vec![Assignment {
+                partition: 0,
+                offset: None,
+                checkpoint: None,
+            }]));
+        }
+        self.rx
+            .recv()
+            .await
+            .map(Event::Message)
+            .ok_or(BusError::Closed)
     }
 
-    async fn commit(&mut self, _partition: i32, _offset: i64) -> Result<(), BusError> {
-        // Nothing survives the process, so there is no progress to record.
+    async fn commit(
+        &mut self,
+        records: Vec<Record>,
+        _progress: Vec<Progress>,
+    ) -> Result<(), BusError> {
+        for r in records {
+            self.bus.publish(&r.topic, &r.key, r.payload).await?;
+        }
         Ok(())
+    }
+
+    fn lag(&self) -> Vec<(i32, i64)> {
+        vec![(0, self.rx.len() as i64)]
     }
 }
 

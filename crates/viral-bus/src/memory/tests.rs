@@ -1,7 +1,7 @@
 use super::*;
 
 async fn next_payload(s: &mut Box<dyn Subscription>) -> (i64, String) {
-    let m = s.next().await.expect("message");
+    let m = s.recv().await.expect("message");
     (m.offset, String::from_utf8(m.payload).unwrap())
 }
 
@@ -48,4 +48,26 @@ async fn backlog_is_bounded() {
     let mut sub = bus.subscribe("t", "g").await.unwrap();
     assert_eq!(next_payload(&mut sub).await, (3, "3".into()));
     assert_eq!(next_payload(&mut sub).await, (4, "4".into()));
+}
+
+#[tokio::test]
+async fn a_subscription_starts_with_its_assignment_and_commits_publish() {
+    let bus = MemoryBus::new(4);
+    let mut sub = bus.subscribe("in", "g").await.unwrap();
+    let mut out = bus.subscribe("out", "g").await.unwrap();
+    assert_eq!(
+        sub.next().await.unwrap(),
+        Event::Assigned(vec![Assignment {
+            partition: 0,
+            offset: None,
+            checkpoint: None
+        }])
+    );
+    let record = Record {
+        topic: "out".into(),
+        key: "k".into(),
+        payload: b"x".to_vec(),
+    };
+    sub.commit(vec![record], vec![]).await.unwrap();
+    assert_eq!(next_payload(&mut out).await, (0, "x".into()));
 }

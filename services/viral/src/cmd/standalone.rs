@@ -98,6 +98,8 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
             spec,
             idle_timeout: config.aggregator.idle_timeout,
             samples: config.aggregator.samples,
+            commit_interval: config.aggregator.commit_interval,
+            topics: config.bus.topics.clone(),
         },
     );
     let stop = shutdown.clone();
@@ -108,7 +110,8 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
         notifiers,
         metrics.clone(),
         judge,
-    );
+    )
+    .with_topics(config.bus.topics.clone());
     let stop = shutdown.clone();
     tasks.spawn(async move { Ok(alerter.run(stop).await?) });
 

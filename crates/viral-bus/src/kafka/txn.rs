@@ -1,0 +1,144 @@
+//! Output and progress as one Kafka transaction.
+//!
+//! A stage's records and its consumer offsets (with their checkpoints as commit
+//! metadata) are committed together through `send_offsets_to_transaction`, so consumers
+//! reading `read_committed` see a window count exactly when the aggregator's progress
+//! past it is recorded — never twice after a crash, never lost.
+//!
+//! The transactional id is `<group>.<instance_id>`: a restarted instance with the same id
+//! fences its predecessor and aborts whatever it left open at once, instead of waiting
+//! for the transaction timeout.
+
+use std::sync::Arc;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{Offset, TopicPartitionList};
+
+use super::consumer::Ctx;
+use super::{checkpoints, unavailable, Shared};
+use crate::{BusError, Progress, Record};
+
+pub(super) struct Transactions {
+    shared: Arc<Shared>,
+    group: String,
+    producer: Option<FutureProducer>,
+}
+
+impl Transactions {
+    pub(super) fn new(shared: Arc<Shared>, group: &str) -> Self {
+        Self {
+            shared,
+            group: group.to_owned(),
+            producer: None,
+        }
+    }
+
+    /// The transactional producer, created and initialised on first use.
+    async fn producer(&mut self) -> Result<FutureProducer, BusError> {
+        if let Some(p) = &self.producer {
+            return Ok(p.clone());
+        }
+        let config = &self.shared.config;
+        let id = format!("{}.{}", self.group, config.instance_id());
+        let producer: FutureProducer = super::client_config(config)
+            .set("transactional.id", &id)
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set("compression.type", "lz4")
+            .set(
+                "transaction.timeout.ms",
+                config.transaction_timeout.as_millis().to_string(),
+            )
+            .create()
+            .map_err(unavailable)?;
+        let (p, timeout) = (producer.clone(), config.publish_timeout);
+        tokio::task::spawn_blocking(move || p.init_transactions(timeout))
+            .await
+            .map_err(unavailable)?
+            .map_err(|e| BusError::Unavailable(format!("transactional id {id}: {e}")))?;
+        self.producer = Some(producer.clone());
+        Ok(producer)
+    }
+
+    pub(super) async fn commit(
+        &mut self,
+        consumer: &BaseConsumer<Ctx>,
+        topic: &str,
+        records: Vec<Record>,
+        progress: Vec<Progress>,
+    ) -> Result<(), BusError> {
+        if records.is_empty() && progress.is_empty() {
+            return Ok(());
+        }
+        for r in &records {
+            self.shared.ensure_topic(&r.topic).await?;
+        }
+        let producer = self.producer().await?;
+        let result = self
+            .transact(&producer, consumer, topic, records, progress)
+            .await;
+        if result.is_err() {
+            // Leave nothing half-done; a fresh producer (same id) starts clean next time.
+            let timeout = self.shared.config.publish_timeout;
+            let p = producer.clone();
+            let _ = tokio::task::spawn_blocking(move || p.abort_transaction(timeout)).await;
+            self.producer = None;
+        }
+        result
+    }
+
+    async fn transact(
+        &self,
+        producer: &FutureProducer,
+        consumer: &BaseConsumer<Ctx>,
+        topic: &str,
+        records: Vec<Record>,
+        progress: Vec<Progress>,
+    ) -> Result<(), BusError> {
+        producer.begin_transaction().map_err(unavailable)?;
+        let mut deliveries = Vec::with_capacity(records.len());
+        for r in &records {
+            let record = FutureRecord::to(&r.topic).key(&r.key).payload(&r.payload);
+            deliveries.push(
+                producer
+                    .send_result(record)
+                    .map_err(|(e, _)| unavailable(e))?,
+            );
+        }
+        let mut offsets = TopicPartitionList::new();
+        for p in &progress {
+            let metadata = match &p.checkpoint {
+                Some(cp) => {
+                    checkpoints::encode(&self.shared, producer, &self.group, topic, p.partition, cp)
+                        .await?
+                }
+                None => String::new(),
+            };
+            let mut elem = offsets.add_partition(topic, p.partition);
+            elem.set_offset(Offset::Offset(p.offset))
+                .map_err(unavailable)?;
+            elem.set_metadata(metadata);
+        }
+        let group = consumer
+            .group_metadata()
+            .ok_or_else(|| BusError::Unavailable("the consumer has no group metadata".into()))?;
+        let (p, timeout) = (producer.clone(), self.shared.config.publish_timeout);
+        tokio::task::spawn_blocking(move || {
+            if offsets.count() > 0 {
+                p.send_offsets_to_transaction(&offsets, &group, timeout)?;
+            }
+            p.commit_transaction(timeout)
+        })
+        .await
+        .map_err(unavailable)?
+        .map_err(unavailable)?;
+        for d in deliveries {
+            d.await
+                .map_err(|_| BusError::Unavailable("delivery report lost".into()))?
+                .map_err(|(e, _)| unavailable(e))?;
+        }
+        Ok(())
+    }
+}
