@@ -119,6 +119,20 @@ pub trait Bus: Send + Sync + 'static {
     /// acknowledge it to its own source.
     async fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError>;
 
+    /// Publish `messages` (key, payload) in order, with many in flight; returns once the
+    /// bus has accepted all of them. On error some may have been accepted: a retry can
+    /// duplicate, which consumers must tolerate (the aggregator de-duplicates by id).
+    async fn publish_all(
+        &self,
+        topic: &str,
+        messages: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), BusError> {
+        for (key, payload) in messages {
+            self.publish(topic, &key, payload).await?;
+        }
+        Ok(())
+    }
+
     /// Join consumer group `group` on `topic`.
     async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError>;
 
@@ -143,7 +157,9 @@ pub trait Subscription: Send {
         progress: Vec<Progress>,
     ) -> Result<(), BusError>;
 
-    /// Messages behind the end of each owned partition, as last measured.
+    /// Messages waiting behind what this member has been given, per owned partition, as
+    /// last measured. A partition left out has unknown lag (not measured yet, or nothing
+    /// read and nothing committed): treat it as behind.
     fn lag(&self) -> Vec<(i32, i64)> {
         Vec::new()
     }

@@ -110,6 +110,21 @@ pub struct BusConfig {
     /// Names of the topics the stages talk through.
     #[serde(default)]
     pub topics: viral_bus::TopicNames,
+    /// Consumer groups are `<prefix>-aggregator` and `<prefix>-alerter`: give each viral
+    /// deployment sharing a Kafka cluster its own prefix (and topic names).
+    #[serde(default = "default_group_prefix")]
+    pub group_prefix: String,
+}
+
+impl BusConfig {
+    /// The consumer group of `stage` (`aggregator`, `alerter`).
+    pub fn group(&self, stage: &str) -> String {
+        format!("{}-{stage}", self.group_prefix)
+    }
+}
+
+fn default_group_prefix() -> String {
+    "viral".into()
 }
 
 impl Default for BusConfig {
@@ -119,6 +134,7 @@ impl Default for BusConfig {
             memory_capacity: default_memory_capacity(),
             kafka: None,
             topics: Default::default(),
+            group_prefix: default_group_prefix(),
         }
     }
 }

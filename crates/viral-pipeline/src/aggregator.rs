@@ -3,7 +3,11 @@
 //! counts topic. When no mention has arrived for `idle_timeout`, the watermark follows the
 //! clock so windows close during silence, and detectors see the quiet too.
 //!
-//! Each bus partition is its own stream with its own engine and watermark (DESIGN.md).
+//! Each bus partition is its own stream with its own engine and watermark (DESIGN.md),
+//! and its own silence: a partition is quiet once it has delivered no mention for
+//! `idle_timeout` since it was assigned *and* the bus says nothing is waiting in it. A
+//! backlog that is slow to arrive (a rebalance, a broker outage, a successor still
+//! re-reading) is not silence; closing windows on it would cut their counts short.
 //!
 //! Exactness under kill -9 rests on one rule: what a partition emitted and how far it got
 //! are committed together ([`Subscription::commit`]). The offset committed is the first
@@ -39,6 +43,8 @@ pub struct Settings {
     /// committed, with any pending dead letters.
     pub commit_interval: Duration,
     pub topics: TopicNames,
+    /// Consumer group on the mentions topic.
+    pub group: String,
 }
 
 /// One owned partition's stream.
@@ -50,6 +56,8 @@ struct Stream {
     committed: i64,
     /// Dead letters waiting for the next commit.
     letters: Vec<Record>,
+    /// Since when the partition has delivered no mention (or since it was assigned).
+    quiet_since: Instant,
 }
 
 impl Stream {
@@ -59,6 +67,7 @@ impl Stream {
             next_offset: offset,
             committed: offset,
             letters: Vec::new(),
+            quiet_since: Instant::now(),
         }
     }
 
@@ -147,7 +156,7 @@ impl Aggregator {
         loop {
             let stop = match self
                 .bus
-                .subscribe(&self.settings.topics.mentions, crate::groups::AGGREGATOR)
+                .subscribe(&self.settings.topics.mentions, &self.settings.group)
                 .await
             {
                 Ok(sub) => self.consume(sub, &shutdown).await,
@@ -175,7 +184,6 @@ impl Aggregator {
     async fn consume(&self, mut sub: Box<dyn Subscription>, shutdown: &CancellationToken) -> Stop {
         let mut streams: BTreeMap<i32, Stream> = BTreeMap::new();
         let mut closed = Vec::new();
-        let mut last_mention = Instant::now();
         let tick = (self.settings.idle_timeout / 4)
             .min(self.settings.commit_interval)
             .max(Duration::from_millis(10));
@@ -199,7 +207,7 @@ impl Aggregator {
                             .or_insert_with(|| Stream::fresh(&self.settings, msg.offset));
                         stream.next_offset = msg.offset + 1;
                         if self.handle(stream, &msg, &mut closed) {
-                            last_mention = Instant::now();
+                            stream.quiet_since = Instant::now();
                         }
                         if !closed.is_empty() {
                             if let Err(e) = self.emit(&mut *sub, msg.partition, stream, &mut closed, shutdown).await {
@@ -233,21 +241,24 @@ impl Aggregator {
                     Err(e) => break Err(e),
                 },
                 _ = ticker.tick() => {
-                    if last_mention.elapsed() >= self.settings.idle_timeout {
-                        let now = self.clock.now_ms();
-                        let mut failed = None;
-                        for (&partition, stream) in streams.iter_mut() {
-                            stream.engine.advance_to(now, &mut closed);
-                            if !closed.is_empty() {
-                                if let Err(e) = self.emit(&mut *sub, partition, stream, &mut closed, shutdown).await {
-                                    failed = Some(e);
-                                    break;
-                                }
+                    let lag: BTreeMap<i32, i64> = sub.lag().into_iter().collect();
+                    let now = self.clock.now_ms();
+                    let mut failed = None;
+                    for (&partition, stream) in streams.iter_mut() {
+                        let caught_up = lag.get(&partition).is_some_and(|l| *l <= 0);
+                        if !caught_up || stream.quiet_since.elapsed() < self.settings.idle_timeout {
+                            continue;
+                        }
+                        stream.engine.advance_to(now, &mut closed);
+                        if !closed.is_empty() {
+                            if let Err(e) = self.emit(&mut *sub, partition, stream, &mut closed, shutdown).await {
+                                failed = Some(e);
+                                break;
                             }
                         }
-                        if let Some(e) = failed {
-                            break Err(e);
-                        }
+                    }
+                    if let Some(e) = failed {
+                        break Err(e);
                     }
                     if last_commit.elapsed() >= self.settings.commit_interval {
                         last_commit = Instant::now();
@@ -255,7 +266,7 @@ impl Aggregator {
                             break Err(e);
                         }
                     }
-                    for (p, lag) in sub.lag() {
+                    for (p, lag) in lag {
                         self.metrics.consumer_lag.get_or_create(&PartitionLabel { stage: STAGE, partition: p }).set(lag);
                     }
                 }

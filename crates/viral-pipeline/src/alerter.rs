@@ -105,6 +105,7 @@ pub struct Alerter {
     metrics: Metrics,
     judge: Judge,
     topics: TopicNames,
+    group: String,
     /// How often consumed offsets (and dead letters) are committed.
     commit_interval: Duration,
 }
@@ -124,12 +125,18 @@ impl Alerter {
             metrics,
             judge,
             topics: TopicNames::default(),
+            group: crate::groups::ALERTER.into(),
             commit_interval: Duration::from_secs(1),
         }
     }
 
     pub fn with_topics(mut self, topics: TopicNames) -> Self {
         self.topics = topics;
+        self
+    }
+
+    pub fn with_group(mut self, group: String) -> Self {
+        self.group = group;
         self
     }
 
@@ -154,11 +161,7 @@ impl Alerter {
             .collect();
         let mut backoff = Duration::from_millis(200);
         let result = loop {
-            let failed = match self
-                .bus
-                .subscribe(&self.topics.counts, crate::groups::ALERTER)
-                .await
-            {
+            let failed = match self.bus.subscribe(&self.topics.counts, &self.group).await {
                 Ok(sub) => match self.consume(sub, &queues, &shutdown).await {
                     Ok(()) => break Ok(()),
                     Err(e) => e,

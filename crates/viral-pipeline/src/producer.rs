@@ -42,56 +42,74 @@ pub async fn run_to(
 ) -> Result<(), BusError> {
     let (mut scratch, mut ids) = (viral_core::matcher::Scratch::default(), Vec::new());
     let out = StageLabel { stage: "producer" };
-    while let Some(mut post) = posts.recv().await {
-        if post.observed_at.is_none() {
-            post.observed_at = Some(from_millis(clock.now_ms()));
+    let mut batch: Vec<(String, Vec<u8>)> = Vec::new();
+    // Take whatever posts are ready (up to BATCH) and publish their mentions together:
+    // one round trip per batch instead of per mention.
+    while let Some(first) = posts.recv().await {
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some(mut post) = next.take() {
+            taken += 1;
+            if post.observed_at.is_none() {
+                post.observed_at = Some(from_millis(clock.now_ms()));
+            }
+            let source = SourceLabel {
+                source: post.source.clone(),
+            };
+            metrics.posts_received.get_or_create(&source).inc();
+            ids.clear();
+            matcher.find_into(&post.text, &mut scratch, &mut ids);
+            if !ids.is_empty() {
+                metrics.posts_matched.get_or_create(&source).inc();
+                let mut mention = Mention {
+                    topic: String::new(),
+                    post,
+                };
+                for &id in &ids {
+                    mention.topic.clear();
+                    mention.topic.push_str(matcher.name(id));
+                    match serde_json::to_vec(&mention) {
+                        Ok(p) => batch.push((mention.topic.clone(), p)),
+                        // Only non-string map keys can fail here, and Mention has none.
+                        Err(e) => tracing::error!(error = %e, "cannot encode a mention"),
+                    }
+                }
+            }
+            if taken < BATCH {
+                next = posts.try_recv().ok();
+            }
         }
-        let source = SourceLabel {
-            source: post.source.clone(),
-        };
-        metrics.posts_received.get_or_create(&source).inc();
-        ids.clear();
-        matcher.find_into(&post.text, &mut scratch, &mut ids);
-        if ids.is_empty() {
+        if batch.is_empty() {
             continue;
         }
-        metrics.posts_matched.get_or_create(&source).inc();
-        let mut mention = Mention {
-            topic: String::new(),
-            post,
-        };
-        for &id in &ids {
-            mention.topic.clear();
-            mention.topic.push_str(matcher.name(id));
-            let payload = match serde_json::to_vec(&mention) {
-                Ok(p) => p,
-                Err(e) => {
-                    // Only non-string map keys can fail here, and Mention has none.
-                    tracing::error!(error = %e, "cannot encode a mention");
-                    continue;
-                }
-            };
-            publish(&*bus, topic, &mention.topic, payload).await?;
-            metrics.messages_out.get_or_create(&out).inc();
+        for (t, _) in &batch {
             metrics
                 .mentions_published
-                .get_or_create(&TopicLabel {
-                    topic: mention.topic.clone(),
-                })
+                .get_or_create(&TopicLabel { topic: t.clone() })
                 .inc();
         }
+        let n = batch.len() as u64;
+        publish(&*bus, topic, std::mem::take(&mut batch)).await?;
+        metrics.messages_out.get_or_create(&out).inc_by(n);
     }
     Ok(())
 }
 
-async fn publish(bus: &dyn Bus, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+/// Posts taken from the sources per publish round trip.
+const BATCH: usize = 1024;
+
+async fn publish(
+    bus: &dyn Bus,
+    topic: &str,
+    batch: Vec<(String, Vec<u8>)>,
+) -> Result<(), BusError> {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match bus.publish(topic, key, payload.clone()).await {
+        match bus.publish_all(topic, batch.clone()).await {
             Ok(()) => return Ok(()),
             Err(BusError::Closed) => return Err(BusError::Closed),
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "the bus refused a mention; retrying");
+                tracing::warn!(error = %e, retry_in = ?backoff, "the bus refused mentions; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }

@@ -112,6 +112,7 @@ async fn commits_follow_the_oldest_open_window() {
             samples: 0,
             commit_interval: Duration::from_secs(3600),
             topics: Default::default(),
+            group: "viral-aggregator".into(),
         },
     );
     let task = tokio::spawn(agg.run(stop.clone()));

@@ -104,6 +104,7 @@ async fn poison_goes_to_the_dead_letter_topic_and_counts_are_unaffected() {
             samples: 0,
             commit_interval: Duration::from_millis(50),
             topics: Default::default(),
+            group: "viral-aggregator".into(),
         },
     );
     let task = tokio::spawn(agg.run(stop.clone()));

@@ -21,7 +21,9 @@ pub struct KafkaConfig {
     pub publish_timeout: Duration,
     /// This instance's name, unique among the running instances of a stage: it makes
     /// the transactional id, so a restarted instance fences its predecessor. Default:
-    /// the host name (unique per container or pod).
+    /// the host name (unique per container or pod). When set explicitly it is also the
+    /// consumer's static group membership (`group.instance.id`), so a restart takes its
+    /// partitions straight back without a rebalance.
     #[serde(default)]
     pub instance_id: Option<String>,
     /// How long a transaction left open by a vanished instance blocks readers.

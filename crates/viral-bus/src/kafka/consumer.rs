@@ -49,7 +49,9 @@ pub(super) struct Ctx {
     shared: Arc<Shared>,
     tx: mpsc::Sender<Item>,
     batch: Mutex<Vec<Message>>,
-    lag: Arc<Mutex<BTreeMap<i32, i64>>>,
+    /// Per owned partition, the offset after its last readable message, from the latest
+    /// statistics.
+    ends: Arc<Mutex<BTreeMap<i32, i64>>>,
 }
 
 impl Ctx {
@@ -105,11 +107,17 @@ impl ClientContext for Ctx {
         let Some(topic) = statistics.topics.get(&self.topic) else {
             return;
         };
-        let mut lag = lock(&self.lag);
-        lag.clear();
+        let mut ends = lock(&self.ends);
+        ends.clear();
         for (&p, s) in &topic.partitions {
-            if p >= 0 && s.fetch_state == "active" && s.consumer_lag >= 0 {
-                lag.insert(p, s.consumer_lag);
+            // read_committed: the last stable offset is as far as we can read.
+            let end = if s.ls_offset >= 0 {
+                s.ls_offset
+            } else {
+                s.hi_offset
+            };
+            if p >= 0 && s.fetch_state == "active" && end >= 0 {
+                ends.insert(p, end);
             }
         }
     }
@@ -133,7 +141,7 @@ impl ConsumerContext for Ctx {
             // Err: the stage dropped the subscription, which is an acknowledgement too.
             let _ = done.recv_timeout(REVOKE_WAIT);
         }
-        lock(&self.lag).clear();
+        lock(&self.ends).clear();
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
@@ -157,7 +165,10 @@ pub(super) struct KafkaSubscription {
     rx: mpsc::Receiver<Item>,
     pending: std::vec::IntoIter<Message>,
     ack: Option<std_mpsc::SyncSender<()>>,
-    lag: Arc<Mutex<BTreeMap<i32, i64>>>,
+    ends: Arc<Mutex<BTreeMap<i32, i64>>>,
+    /// Per owned partition, the offset of the next message the stage will see: lag is
+    /// measured from what the stage has, not from what the polling thread fetched.
+    position: BTreeMap<i32, i64>,
     stop: Arc<AtomicBool>,
     stopped: Option<std_mpsc::Receiver<()>>,
     txn: Transactions,
@@ -166,16 +177,23 @@ pub(super) struct KafkaSubscription {
 impl KafkaSubscription {
     pub(super) fn start(shared: Arc<Shared>, topic: &str, group: &str) -> Result<Self, BusError> {
         let (tx, rx) = mpsc::channel(16);
-        let lag = Arc::new(Mutex::new(BTreeMap::new()));
+        let ends = Arc::new(Mutex::new(BTreeMap::new()));
         let ctx = Ctx {
             topic: topic.to_owned(),
             shared: shared.clone(),
             tx,
             batch: Mutex::new(Vec::with_capacity(BATCH)),
-            lag: lag.clone(),
+            ends: ends.clone(),
         };
-        let consumer: BaseConsumer<Ctx> = super::client_config(&shared.config)
+        let mut config = super::client_config(&shared.config);
+        if let Some(id) = &shared.config.instance_id {
+            // Static membership: a restarted instance takes its partitions straight back
+            // instead of waiting for the session of its killed predecessor to expire.
+            config.set("group.instance.id", format!("{group}.{id}"));
+        }
+        let consumer: BaseConsumer<Ctx> = config
             .set("group.id", group)
+            .set("session.timeout.ms", "10000")
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
@@ -193,8 +211,10 @@ impl KafkaSubscription {
             .name(format!("kafka-{topic}"))
             .spawn(move || {
                 poll_loop(&c, &s);
-                // The last handle closes the consumer (leaving the group) on this thread,
-                // where rebalance callbacks may block.
+                close(&c);
+                // This is the last handle (the subscription gives its own up before
+                // stopping us), so the consumer is destroyed here, never on an async
+                // worker.
                 drop(c);
                 let _ = stopped_tx.send(());
             })
@@ -206,7 +226,8 @@ impl KafkaSubscription {
             rx,
             pending: Vec::new().into_iter(),
             ack: None,
-            lag,
+            ends,
+            position: BTreeMap::new(),
             stop,
             stopped: Some(stopped),
         })
@@ -255,8 +276,22 @@ fn poll_loop(consumer: &BaseConsumer<Ctx>, stop: &AtomicBool) {
     }
 }
 
+/// Leave the group, serving the callbacks that takes, for a bounded time.
+fn close(consumer: &BaseConsumer<Ctx>) {
+    if let Err(e) = consumer.close_queue() {
+        tracing::warn!(error = %e, "cannot close the kafka consumer cleanly");
+        return;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !consumer.closed() && std::time::Instant::now() < deadline {
+        let _ = consumer.poll(Duration::from_millis(100));
+    }
+}
+
 impl Drop for KafkaSubscription {
     fn drop(&mut self) {
+        // Give up our handle while the polling thread still holds its own.
+        self.consumer.take();
         self.stop.store(true, Ordering::Relaxed);
         // Unblock a revocation waiting for us, and any send into our queue.
         self.ack.take();
@@ -264,7 +299,6 @@ impl Drop for KafkaSubscription {
         while let Ok(item) = self.rx.try_recv() {
             drop(item);
         }
-        self.consumer.take();
         // Give the consumer a moment to leave the group cleanly, so the partitions move
         // on at once instead of after the session timeout.
         if let Some(stopped) = self.stopped.take() {
@@ -281,13 +315,26 @@ impl Subscription for KafkaSubscription {
         }
         loop {
             if let Some(m) = self.pending.next() {
+                self.position.insert(m.partition, m.offset + 1);
                 return Ok(Event::Message(m));
             }
             match self.rx.recv().await {
                 None => return Err(BusError::Closed),
                 Some(Item::Messages(batch)) => self.pending = batch.into_iter(),
-                Some(Item::Assigned(a)) => return Ok(Event::Assigned(a)),
+                Some(Item::Assigned(a)) => {
+                    for x in &a {
+                        // Unknown until the first message when nothing was committed.
+                        match x.offset {
+                            Some(o) => self.position.insert(x.partition, o),
+                            None => self.position.remove(&x.partition),
+                        };
+                    }
+                    return Ok(Event::Assigned(a));
+                }
                 Some(Item::Revoked(p, ack)) => {
+                    for x in &p {
+                        self.position.remove(x);
+                    }
                     self.ack = Some(ack);
                     return Ok(Event::Revoked(p));
                 }
@@ -308,6 +355,10 @@ impl Subscription for KafkaSubscription {
     }
 
     fn lag(&self) -> Vec<(i32, i64)> {
-        lock(&self.lag).iter().map(|(&p, &l)| (p, l)).collect()
+        let ends = lock(&self.ends);
+        self.position
+            .iter()
+            .filter_map(|(p, pos)| ends.get(p).map(|end| (*p, (end - pos).max(0))))
+            .collect()
     }
 }

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::util::Timeout;
 
@@ -126,6 +126,13 @@ impl KafkaBus {
     }
 }
 
+async fn confirm(d: rdkafka::producer::DeliveryFuture) -> Result<(), BusError> {
+    d.await
+        .map_err(|_| BusError::Unavailable("delivery report lost".into()))?
+        .map(|_| ())
+        .map_err(|(e, _)| unavailable(e))
+}
+
 fn client_config(config: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.brokers);
@@ -145,6 +152,39 @@ impl Bus for KafkaBus {
             .await
             .map(|_| ())
             .map_err(|(e, _)| unavailable(e))
+    }
+
+    async fn publish_all(
+        &self,
+        topic: &str,
+        messages: Vec<(String, Vec<u8>)>,
+    ) -> Result<(), BusError> {
+        self.ensure_topic(topic).await?;
+        // Enqueueing is synchronous and in call order, so order per key is kept while
+        // librdkafka batches; only the confirmations are awaited.
+        let mut deliveries = Vec::with_capacity(messages.len());
+        for (key, payload) in &messages {
+            loop {
+                let record = FutureRecord::to(topic).key(key).payload(payload);
+                match self.producer.send_result(record) {
+                    Ok(d) => {
+                        deliveries.push(d);
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                        // librdkafka's queue is full: wait for what is in flight.
+                        for d in deliveries.drain(..) {
+                            confirm(d).await?;
+                        }
+                    }
+                    Err((e, _)) => return Err(unavailable(e)),
+                }
+            }
+        }
+        for d in deliveries {
+            confirm(d).await?;
+        }
+        Ok(())
     }
 
     async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {

@@ -12,18 +12,13 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use viral_bus::{Bus, MemoryBus};
 use viral_config::{BusKind, Config, LogFormat};
-use viral_notifiers::Notifier;
 use viral_pipeline::aggregator::{self, Aggregator};
 use viral_pipeline::alerter::{Alerter, Judge};
 use viral_pipeline::producer;
-use viral_runtime::clock::{SharedClock, SimClock, SystemClock};
+use viral_pipeline::service::build;
 use viral_runtime::health::Health;
 use viral_runtime::metrics::Metrics;
 use viral_runtime::CancellationToken;
-use viral_sources::Source;
-use viral_store::Store;
-
-const DAY_MS: i64 = 24 * 3600 * 1000;
 
 pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
     let config = viral_config::load(config_path)?;
@@ -47,30 +42,14 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
     let spec = config.window_spec()?;
 
     let synthetic = config.sources.synthetic.clone().unwrap_or_default();
-    let clock: SharedClock = if config.sources.file.is_some() {
-        Arc::new(SystemClock)
-    } else {
-        // Start the simulated day at yesterday's midnight so its rhythm lines up with
-        // the clock on the wall, and windows are round.
-        let now = viral_runtime::clock::Clock::now_ms(&SystemClock);
-        let origin = now.div_euclid(DAY_MS) * DAY_MS - DAY_MS;
-        Arc::new(SimClock::new(origin, synthetic.speed))
-    };
+    let clock = build::clock(&config);
 
     let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(config.bus.memory_capacity));
     health.set("bus", true);
-    let path = &config.store.sqlite.path;
-    let store: Arc<dyn Store> = Arc::new(
-        viral_store::sqlite::SqliteStore::open(path).with_context(|| {
-            format!(
-                "config key `store.sqlite.path`: cannot open {}",
-                path.display()
-            )
-        })?,
-    );
+    let store = build::store(&config)?;
     health.set("store", store.ping().await.is_ok());
 
-    let notifiers = build_notifiers(&config)?;
+    let notifiers = build::notifiers(&config)?;
     if config.detectors.is_empty() {
         tracing::warn!("no [[detectors]] configured: windows are counted but nothing will alert");
     }
@@ -100,6 +79,7 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
             samples: config.aggregator.samples,
             commit_interval: config.aggregator.commit_interval,
             topics: config.bus.topics.clone(),
+            group: config.bus.group("aggregator"),
         },
     );
     let stop = shutdown.clone();
@@ -111,12 +91,13 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
         metrics.clone(),
         judge,
     )
-    .with_topics(config.bus.topics.clone());
+    .with_topics(config.bus.topics.clone())
+    .with_group(config.bus.group("alerter"));
     let stop = shutdown.clone();
     tasks.spawn(async move { Ok(alerter.run(stop).await?) });
 
     let (posts_tx, posts_rx) = mpsc::channel(4096);
-    let source = build_source(&config, &synthetic, clock.clone())?;
+    let source = build::source(&config, clock.clone());
     let stop = shutdown.clone();
     tasks.spawn(async move { Ok(source.run(posts_tx, stop).await?) });
     let (b, c, m) = (bus.clone(), clock.clone(), metrics.clone());
@@ -155,37 +136,4 @@ async fn supervise(
             },
         }
     }
-}
-
-fn build_notifiers(config: &Config) -> anyhow::Result<Vec<Arc<dyn Notifier>>> {
-    let mut out: Vec<Arc<dyn Notifier>> = Vec::new();
-    if config.notifiers.stdout {
-        out.push(Arc::new(viral_notifiers::stdout::StdoutNotifier::new()));
-    }
-    if let Some(w) = &config.notifiers.webhook {
-        let n = viral_notifiers::webhook::WebhookNotifier::new(w.clone())
-            .map_err(|e| anyhow::anyhow!("config key `notifiers.webhook`: {e}"))?;
-        out.push(Arc::new(n));
-    }
-    Ok(out)
-}
-
-fn build_source(
-    config: &Config,
-    synthetic: &viral_sources::synthetic::SyntheticConfig,
-    clock: SharedClock,
-) -> anyhow::Result<Box<dyn Source>> {
-    if let Some(file) = &config.sources.file {
-        return Ok(Box::new(viral_sources::file::FileSource::new(file.clone())));
-    }
-    let topics = config
-        .topics
-        .iter()
-        .map(|t| (t.name.clone(), t.terms.clone()))
-        .collect();
-    Ok(Box::new(viral_sources::synthetic::SyntheticSource::new(
-        synthetic.clone(),
-        topics,
-        clock,
-    )))
 }

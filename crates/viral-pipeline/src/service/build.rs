@@ -1,0 +1,86 @@
+//! Building the swappable edges from config, shared by the services and `viral
+//! standalone`, so both read a config file the same way. Errors name the config key.
+
+use std::sync::Arc;
+
+use viral_config::Config;
+use viral_notifiers::Notifier;
+use viral_runtime::clock::{Clock, SharedClock, SimClock, SystemClock};
+use viral_sources::Source;
+use viral_store::Store;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// A problem with one config key.
+#[derive(Debug, thiserror::Error)]
+#[error("config key `{key}`: {problem}")]
+pub struct BuildError {
+    pub key: &'static str,
+    pub problem: String,
+}
+
+fn err(key: &'static str, problem: impl std::fmt::Display) -> BuildError {
+    BuildError {
+        key,
+        problem: problem.to_string(),
+    }
+}
+
+/// The store `[store]` describes.
+pub fn store(config: &Config) -> Result<Arc<dyn Store>, BuildError> {
+    let path = &config.store.sqlite.path;
+    let store = viral_store::sqlite::SqliteStore::open(path).map_err(|e| {
+        err(
+            "store.sqlite.path",
+            format!("cannot open {}: {e}", path.display()),
+        )
+    })?;
+    Ok(Arc::new(store))
+}
+
+/// The notifiers `[notifiers]` enables.
+pub fn notifiers(config: &Config) -> Result<Vec<Arc<dyn Notifier>>, BuildError> {
+    let mut out: Vec<Arc<dyn Notifier>> = Vec::new();
+    if config.notifiers.stdout {
+        out.push(Arc::new(viral_notifiers::stdout::StdoutNotifier::new()));
+    }
+    if let Some(w) = &config.notifiers.webhook {
+        let n = viral_notifiers::webhook::WebhookNotifier::new(w.clone())
+            .map_err(|e| err("notifiers.webhook", e))?;
+        out.push(Arc::new(n));
+    }
+    Ok(out)
+}
+
+/// The clock sources run on: the wall clock, except for the synthetic source, whose
+/// simulated day starts at yesterday's midnight (so its rhythm lines up with the wall
+/// clock and windows are round) and runs `speed` times faster.
+pub fn clock(config: &Config) -> SharedClock {
+    if config.sources.file.is_some() {
+        return Arc::new(SystemClock);
+    }
+    let speed = config.sources.synthetic.as_ref().map_or(
+        viral_sources::synthetic::SyntheticConfig::default().speed,
+        |s| s.speed,
+    );
+    let now = SystemClock.now_ms();
+    let origin = now.div_euclid(DAY_MS) * DAY_MS - DAY_MS;
+    Arc::new(SimClock::new(origin, speed))
+}
+
+/// The source `[sources]` describes: the file source if configured, else the synthetic
+/// one (its defaults when `[sources.synthetic]` is absent).
+pub fn source(config: &Config, clock: SharedClock) -> Box<dyn Source> {
+    if let Some(file) = &config.sources.file {
+        return Box::new(viral_sources::file::FileSource::new(file.clone()));
+    }
+    let synthetic = config.sources.synthetic.clone().unwrap_or_default();
+    let topics = config
+        .topics
+        .iter()
+        .map(|t| (t.name.clone(), t.terms.clone()))
+        .collect();
+    Box::new(viral_sources::synthetic::SyntheticSource::new(
+        synthetic, topics, clock,
+    ))
+}
