@@ -4,7 +4,8 @@
 #
 #   integration-tests/kafka.sh start   # fetch jars (cached), format, start, wait until ready
 #   integration-tests/kafka.sh ensure  # start unless already running; print KAFKA_BOOTSTRAP=…
-#   integration-tests/kafka.sh stop
+#   integration-tests/kafka.sh stop    # stop, keeping data and ports
+#   integration-tests/kafka.sh resume  # start again on the kept data and ports (outage tests)
 #   integration-tests/kafka.sh status
 #
 # After `start`, $STATE/env holds KAFKA_BOOTSTRAP=127.0.0.1:PORT; tests read
@@ -70,6 +71,16 @@ PROPS
   uuid=$(kafka_java kafka.tools.StorageTool random-uuid 2>>"$STATE/kafka.log" | tail -n 1)
   kafka_java kafka.tools.StorageTool format -t "$uuid" -c "$STATE/server.properties" --standalone \
     >>"$STATE/kafka.log" 2>&1
+  launch
+}
+
+# Start the broker on the prepared $STATE and wait until it serves.
+launch() {
+  local port
+  port=$(sed -n 's/^listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\),.*/\1/p' "$STATE/server.properties")
+  # Only this launch's lines count (a resumed broker's log already says "started").
+  local seen=0
+  [ -f "$STATE/kafka.log" ] && seen=$(wc -l < "$STATE/kafka.log")
   kafka_java kafka.Kafka "$STATE/server.properties" >>"$STATE/kafka.log" 2>&1 &
   echo $! > "$STATE/pid"
   log "starting broker (pid $(cat "$STATE/pid")) on 127.0.0.1:$port"
@@ -77,7 +88,7 @@ PROPS
     if ! kill -0 "$(cat "$STATE/pid")" 2>/dev/null; then
       log "the broker exited; last lines of $STATE/kafka.log:"; tail -n 30 "$STATE/kafka.log" >&2; exit 1
     fi
-    if grep -q "Kafka Server started" "$STATE/kafka.log" 2>/dev/null; then
+    if tail -n +"$((seen + 1))" "$STATE/kafka.log" 2>/dev/null | grep -q "Kafka Server started"; then
       echo "KAFKA_BOOTSTRAP=127.0.0.1:$port" > "$STATE/env"
       log "ready: KAFKA_BOOTSTRAP=127.0.0.1:$port"
       return
@@ -108,6 +119,12 @@ status() {
   fi
 }
 
+resume() {
+  [ -f "$STATE/server.properties" ] || { log "nothing to resume in $STATE; use start"; exit 1; }
+  status >/dev/null 2>&1 && { cat "$STATE/env"; return; }
+  launch
+}
+
 ensure() {
   if status >/dev/null 2>&1; then cat "$STATE/env"; else start; cat "$STATE/env"; fi
 }
@@ -116,7 +133,8 @@ case "${1:-}" in
   start) start ;;
   ensure) ensure ;;
   stop) stop ;;
+  resume) resume ;;
   status) status ;;
   fetch) fetch ;;
-  *) echo "usage: $0 start|ensure|stop|status|fetch" >&2; exit 2 ;;
+  *) echo "usage: $0 start|ensure|stop|resume|status|fetch" >&2; exit 2 ;;
 esac

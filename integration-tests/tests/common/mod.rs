@@ -1,0 +1,355 @@
+//! Shared by the service tests: a deployment of viral on the test broker with its own
+//! topics, groups and files; posts to feed it; and the counts it must end up with.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
+use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
+use viral_bus::{Bus, KafkaBus, KafkaConfig, Subscription};
+use viral_core::window::{MentionRef, WindowEngine, WindowSpec};
+use viral_core::{Mention, WindowCount};
+
+pub const WINDOW_MS: i64 = 600_000;
+pub const LATENESS_MS: i64 = 60_000;
+pub const SAMPLES: usize = 5;
+/// Longest any single wait in these tests may take before it is a failure.
+pub const PATIENCE: Duration = Duration::from_secs(300);
+
+/// One viral deployment: unique topic names and groups on the shared broker.
+pub struct Deployment {
+    pub dir: tempfile::TempDir,
+    pub brokers: String,
+    pub prefix: String,
+    pub config: PathBuf,
+    pub posts: PathBuf,
+    pub db: PathBuf,
+}
+
+impl Deployment {
+    pub fn new(name: &str, brokers: &str, partitions: i32, extra: &str) -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let prefix = format!("t{}.{name}.{nanos}", std::process::id());
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("viral.toml");
+        let posts = dir.path().join("posts.jsonl");
+        let db = dir.path().join("viral.db");
+        let text = format!(
+            r#"
+[[topics]]
+name = "ocean-spray"
+terms = ["ocean spray", "oceanspray"]
+
+[[topics]]
+name = "cranberry"
+terms = ["cranberry"]
+
+[[topics]]
+name = "juice"
+terms = ["juice"]
+
+[window]
+size = "10m"
+lateness = "1m"
+
+[[detectors]]
+kind = "threshold"
+threshold = 205
+
+[bus]
+kind = "kafka"
+group_prefix = "{prefix}"
+
+[bus.kafka]
+brokers = "{brokers}"
+partitions = {partitions}
+
+[bus.topics]
+mentions = "{prefix}.mentions"
+counts = "{prefix}.counts"
+deadletter = "{prefix}.deadletter"
+
+[store.sqlite]
+path = "{db}"
+
+[sources.file]
+path = "{posts}"
+
+[notifiers]
+stdout = false
+
+[log]
+level = "info"
+{extra}
+"#,
+            db = db.display(),
+            posts = posts.display(),
+        );
+        std::fs::write(&config, text).unwrap();
+        Self {
+            dir,
+            brokers: brokers.to_owned(),
+            prefix,
+            config,
+            posts,
+            db,
+        }
+    }
+
+    pub fn topic(&self, which: &str) -> String {
+        format!("{}.{which}", self.prefix)
+    }
+
+    pub fn bus(&self, partitions: i32) -> KafkaBus {
+        KafkaBus::new(KafkaConfig {
+            partitions,
+            ..KafkaConfig::new(self.brokers.clone())
+        })
+        .unwrap()
+    }
+
+    pub fn logs(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// `n` posts over ~`n × 1.5 s` ending an hour ago (a live service's idle advance fills
+/// the silence up to now with zero-count windows, so the data must be recent),
+/// deterministic apart from that start: three topics, posts matching two topics or
+/// none, client clocks off by up to a minute, some posts 20 minutes late, some ids
+/// repeated.
+pub fn write_posts(path: &Path, n: usize) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let base = (now - n as i64 * 1500 - 3_600_000).div_euclid(WINDOW_MS) * WINDOW_MS;
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    let texts = [
+        "I love Ocean Spray",
+        "ocean spray on the beach",
+        "Ocean-Spray!",
+        "OCEAN SPRAY all day",
+        "cranberry juice time",
+        "Cranberry Juice",
+        "juice",
+        "#OceanSpray and cranberry",
+        "nothing to see here",
+        "CRANBERRY",
+    ];
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for i in 0..n {
+        let r = next();
+        let mut t = base + i as i64 * 1500 + (r % 90_000) as i64 - 60_000;
+        if i % 97 == 0 {
+            t -= 20 * 60_000;
+        }
+        let id = if i % 50 == 49 { i - 3 } else { i };
+        let created = viral_core::time::from_millis(t);
+        let observed = viral_core::time::from_millis(t + 2_000);
+        let post = serde_json::json!({
+            "id": format!("test:{id}"),
+            "source": "test",
+            "text": texts[(r >> 20) as usize % texts.len()],
+            "created_at": created,
+            "observed_at": observed,
+            "url": format!("https://example.com/{id}"),
+        });
+        writeln!(out, "{post}").unwrap();
+    }
+    out.flush().unwrap();
+}
+
+/// Every committed record of `topic`, per partition in offset order. Call when no
+/// transaction is open on it (its writers stopped).
+pub fn read_all(brokers: &str, topic: &str) -> BTreeMap<i32, Vec<(i64, Vec<u8>)>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "viral-tests-read-all")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap();
+    let md = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let partitions: Vec<i32> = md.topics()[0].partitions().iter().map(|p| p.id()).collect();
+    assert!(!partitions.is_empty(), "topic {topic} has no partitions");
+    let mut tpl = TopicPartitionList::new();
+    for &p in &partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
+    }
+    consumer.assign(&tpl).unwrap();
+    let mut out: BTreeMap<i32, Vec<(i64, Vec<u8>)>> = BTreeMap::new();
+    let mut at_end = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + PATIENCE;
+    while at_end.len() < partitions.len() {
+        assert!(
+            Instant::now() < deadline,
+            "reading {topic} to its end took too long"
+        );
+        match consumer.poll(Duration::from_millis(500)) {
+            Some(Ok(m)) => {
+                at_end.remove(&m.partition());
+                out.entry(m.partition())
+                    .or_default()
+                    .push((m.offset(), m.payload().unwrap_or_default().to_vec()));
+            }
+            Some(Err(KafkaError::PartitionEOF(p))) => {
+                at_end.insert(p);
+            }
+            Some(Err(e)) => panic!("reading {topic}: {e}"),
+            None => {}
+        }
+    }
+    out
+}
+
+/// The counts the aggregator must produce: the core engine run on each partition of
+/// the mentions topic in offset order, poison skipped, everything flushed at the end
+/// (the aggregator's idle advance closes every window the same way). Also returns how
+/// many messages were poison.
+pub fn expected_counts(mentions: &BTreeMap<i32, Vec<(i64, Vec<u8>)>>) -> (Vec<WindowCount>, usize) {
+    let spec = WindowSpec::from_millis(WINDOW_MS, WINDOW_MS, LATENESS_MS).unwrap();
+    let mut out = Vec::new();
+    let mut poison = 0;
+    for records in mentions.values() {
+        let mut engine = WindowEngine::new(spec).with_samples(SAMPLES);
+        for (offset, payload) in records {
+            match serde_json::from_slice::<Mention>(payload) {
+                Ok(m) => {
+                    engine.push(MentionRef::of(&m, *offset as u64), &mut out);
+                }
+                Err(_) => poison += 1,
+            }
+        }
+        engine.flush(&mut out);
+    }
+    sort(&mut out);
+    (out, poison)
+}
+
+pub fn sort(counts: &mut [WindowCount]) {
+    counts.sort_by(|a, b| (&a.topic, a.window_start).cmp(&(&b.topic, b.window_start)));
+}
+
+pub fn decode_counts(records: &BTreeMap<i32, Vec<(i64, Vec<u8>)>>) -> Vec<WindowCount> {
+    let mut out: Vec<WindowCount> = records
+        .values()
+        .flatten()
+        .map(|(_, p)| serde_json::from_slice(p).expect("a WindowCount"))
+        .collect();
+    sort(&mut out);
+    out
+}
+
+/// The services' output as it arrives: which expected windows (by topic and start) are
+/// still missing, and how many counts have arrived in all (the zero-count tail included).
+pub struct Awaited {
+    missing: std::collections::BTreeSet<(String, chrono::DateTime<chrono::Utc>)>,
+    pub received: usize,
+}
+
+impl Awaited {
+    pub fn new(want: &[WindowCount]) -> Self {
+        Self {
+            missing: want
+                .iter()
+                .map(|w| (w.topic.clone(), w.window_start))
+                .collect(),
+            received: 0,
+        }
+    }
+
+    pub fn complete(&self) -> bool {
+        self.missing.is_empty()
+    }
+
+    /// Read `sub` until `done`, failing after [`PATIENCE`] without progress.
+    pub async fn until(&mut self, sub: &mut Box<dyn Subscription>, done: impl Fn(&Self) -> bool) {
+        while !done(self) {
+            match tokio::time::timeout(PATIENCE, sub.recv()).await {
+                Ok(Some(m)) => {
+                    let c: WindowCount = serde_json::from_slice(&m.payload).expect("a WindowCount");
+                    self.missing.remove(&(c.topic, c.window_start));
+                    self.received += 1;
+                }
+                Ok(None) => panic!("the bus closed with {} windows missing", self.missing.len()),
+                Err(_) => panic!(
+                    "no progress for {PATIENCE:?} after {} counts, {} windows missing, first {:?}",
+                    self.received,
+                    self.missing.len(),
+                    self.missing.first()
+                ),
+            }
+        }
+    }
+}
+
+pub async fn subscribe(bus: &KafkaBus, topic: &str) -> Box<dyn Subscription> {
+    let group = format!("reader.{topic}");
+    bus.subscribe(topic, &group).await.unwrap()
+}
+
+/// `got` (the services' output, sorted) holds every expected window exactly once with
+/// its exact count and samples; anything else is a zero-count window after the topic's
+/// last expected one — the silence between the data's end and the wall clock, which a
+/// live aggregator closes by idle advance.
+pub fn assert_exact(got: &[WindowCount], want: &[WindowCount], what: &str) {
+    let mut keys = std::collections::BTreeSet::new();
+    for c in got {
+        assert!(
+            keys.insert((c.topic.clone(), c.window_start)),
+            "{what}: window {} {} emitted twice",
+            c.topic,
+            c.window_start
+        );
+    }
+    let mut last: BTreeMap<&str, chrono::DateTime<chrono::Utc>> = BTreeMap::new();
+    for w in want {
+        let e = last.entry(&w.topic).or_insert(w.window_start);
+        *e = (*e).max(w.window_start);
+    }
+    let mut want_iter = want.iter().peekable();
+    let mut matched = 0;
+    for c in got {
+        if want_iter.peek() == Some(&c) {
+            want_iter.next();
+            matched += 1;
+            continue;
+        }
+        let tail = last
+            .get(c.topic.as_str())
+            .is_some_and(|l| c.window_start > *l);
+        let same = want
+            .iter()
+            .find(|w| w.topic == c.topic && w.window_start == c.window_start);
+        assert!(
+            tail && c.count == 0,
+            "{what}: unexpected window {c:?}\nexpected there: {same:?}\nnext expected: {:?}",
+            want_iter.peek()
+        );
+    }
+    assert_eq!(
+        matched,
+        want.len(),
+        "{what}: expected windows missing: {:?}",
+        want_iter.next()
+    );
+}
