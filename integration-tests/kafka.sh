@@ -34,10 +34,11 @@ fetch() {
   touch "$cache/.complete"
 }
 
+java_opts=(-Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true
+  -Dorg.slf4j.simpleLogger.defaultLogLevel=info)
+
 kafka_java() {
-  java -Xms256m -Xmx512m -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dorg.slf4j.simpleLogger.defaultLogLevel=info \
-    -cp "$cache/libs/*" "$@"
+  java "${java_opts[@]}" -cp "$cache/libs/*" "$@"
 }
 
 start() {
@@ -81,7 +82,10 @@ launch() {
   # Only this launch's lines count (a resumed broker's log already says "started").
   local seen=0
   [ -f "$STATE/kafka.log" ] && seen=$(wc -l < "$STATE/kafka.log")
-  kafka_java kafka.Kafka "$STATE/server.properties" >>"$STATE/kafka.log" 2>&1 &
+  # java itself in the background (not a subshell around it), so $! is the broker's pid
+  # and `stop` really stops it.
+  java "${java_opts[@]}" -cp "$cache/libs/*" kafka.Kafka "$STATE/server.properties" \
+    >>"$STATE/kafka.log" 2>&1 &
   echo $! > "$STATE/pid"
   log "starting broker (pid $(cat "$STATE/pid")) on 127.0.0.1:$port"
   for _ in $(seq 1 120); do

@@ -5,13 +5,12 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use viral_bus::Bus;
 use viral_core::WindowCount;
-use viral_integration_tests::services::{binary, Service};
+use viral_integration_tests::services::Service;
 use viral_store::{AlertsQuery, CountsQuery, Store};
 
 fn brokers() -> String {
@@ -51,40 +50,13 @@ async fn stored_counts(d: &Deployment) -> Vec<WindowCount> {
     out
 }
 
-fn without_samples(mut counts: Vec<WindowCount>) -> Vec<WindowCount> {
-    for c in &mut counts {
-        c.samples.clear();
-    }
-    counts
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn posts_in_counts_out_equal_to_viral_replay_and_alerts_follow() {
     let d = Deployment::new("e2e", &brokers(), 1, "");
     write_posts(&d.posts, 30_000);
 
     // What `viral replay` says about the same posts.
-    let replayed = d.dir.path().join("replay.jsonl");
-    let out = Command::new(binary("viral"))
-        .args(["replay", "--config"])
-        .arg(&d.config)
-        .arg("--input")
-        .arg(&d.posts)
-        .arg("--output")
-        .arg(&replayed)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let mut want: Vec<WindowCount> = std::fs::read_to_string(&replayed)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    sort(&mut want);
+    let want = replay(&d, &d.posts);
     assert!(want.len() > 200, "a meaningful run: {} windows", want.len());
 
     let bus = d.bus(1);
@@ -98,8 +70,8 @@ async fn posts_in_counts_out_equal_to_viral_replay_and_alerts_follow() {
     );
     let mut alerter = Service::start("viral-alerter", "alerter", &d.config, &[], d.logs());
     produce(&d);
-    Awaited::new(&want)
-        .until(&mut counts, Awaited::complete)
+    Awaited::default()
+        .until(&mut counts, |o| o.has_all(&want))
         .await;
 
     // SIGTERM: each commits and exits cleanly.
@@ -216,7 +188,7 @@ async fn kill_9_at_random_points_loses_nothing_and_repeats_nothing() {
     let start = || Service::start("viral-aggregator", "aggregator", &d.config, &env, d.logs());
     let mut aggregator = start();
     let n = want.len();
-    let mut output = Awaited::new(&want);
+    let mut output = Awaited::default();
     for kill_at in [n / 5, 2 * n / 5, 3 * n / 5, 4 * n / 5] {
         output.until(&mut counts, |o| o.received >= kill_at).await;
         // Kill at a random moment shortly after that output, mid-stream.
@@ -224,7 +196,7 @@ async fn kill_9_at_random_points_loses_nothing_and_repeats_nothing() {
         aggregator.kill9();
         aggregator = start();
     }
-    output.until(&mut counts, Awaited::complete).await;
+    output.until(&mut counts, |o| o.has_all(&want)).await;
     assert!(
         aggregator.terminate().success(),
         "{}",
@@ -281,8 +253,8 @@ async fn two_aggregators_share_the_partitions_and_match_one() {
             )
         })
         .collect();
-    Awaited::new(&want)
-        .until(&mut counts, Awaited::complete)
+    Awaited::default()
+        .until(&mut counts, |o| o.has_all(&want))
         .await;
     for s in &mut instances {
         assert!(s.terminate().success(), "{}", s.log_tail());

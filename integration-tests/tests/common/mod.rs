@@ -226,6 +226,19 @@ pub fn read_all(brokers: &str, topic: &str) -> BTreeMap<i32, Vec<(i64, Vec<u8>)>
 /// (the aggregator's idle advance closes every window the same way). Also returns how
 /// many messages were poison.
 pub fn expected_counts(mentions: &BTreeMap<i32, Vec<(i64, Vec<u8>)>>) -> (Vec<WindowCount>, usize) {
+    expected(mentions, true)
+}
+
+/// Like [`expected_counts`], but only the windows the mentions themselves close: for a
+/// live aggregator that never idles (its last windows stay open).
+pub fn expected_closed(mentions: &BTreeMap<i32, Vec<(i64, Vec<u8>)>>) -> Vec<WindowCount> {
+    expected(mentions, false).0
+}
+
+fn expected(
+    mentions: &BTreeMap<i32, Vec<(i64, Vec<u8>)>>,
+    flush: bool,
+) -> (Vec<WindowCount>, usize) {
     let spec = WindowSpec::from_millis(WINDOW_MS, WINDOW_MS, LATENESS_MS).unwrap();
     let mut out = Vec::new();
     let mut poison = 0;
@@ -239,10 +252,46 @@ pub fn expected_counts(mentions: &BTreeMap<i32, Vec<(i64, Vec<u8>)>>) -> (Vec<Wi
                 Err(_) => poison += 1,
             }
         }
-        engine.flush(&mut out);
+        if flush {
+            engine.flush(&mut out);
+        }
     }
     sort(&mut out);
     (out, poison)
+}
+
+/// What `viral replay` says about `posts` with the deployment's config, sorted.
+pub fn replay(d: &Deployment, posts: &Path) -> Vec<WindowCount> {
+    let replayed = d.dir.path().join("replay.jsonl");
+    let out = std::process::Command::new(viral_integration_tests::services::binary("viral"))
+        .args(["replay", "--config"])
+        .arg(&d.config)
+        .arg("--input")
+        .arg(posts)
+        .arg("--output")
+        .arg(&replayed)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut counts: Vec<WindowCount> = std::fs::read_to_string(&replayed)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    sort(&mut counts);
+    counts
+}
+
+/// The store keeps counts, not sample posts; replay never writes samples.
+pub fn without_samples(mut counts: Vec<WindowCount>) -> Vec<WindowCount> {
+    for c in &mut counts {
+        c.samples.clear();
+    }
+    counts
 }
 
 pub fn sort(counts: &mut [WindowCount]) {
@@ -259,26 +308,19 @@ pub fn decode_counts(records: &BTreeMap<i32, Vec<(i64, Vec<u8>)>>) -> Vec<Window
     out
 }
 
-/// The services' output as it arrives: which expected windows (by topic and start) are
-/// still missing, and how many counts have arrived in all (the zero-count tail included).
+/// The services' output as it arrives: which windows (by topic and start) have been
+/// seen, and how many counts have arrived in all (the zero-count tail included).
+#[derive(Default)]
 pub struct Awaited {
-    missing: std::collections::BTreeSet<(String, chrono::DateTime<chrono::Utc>)>,
+    seen: std::collections::BTreeSet<(String, chrono::DateTime<chrono::Utc>)>,
     pub received: usize,
 }
 
 impl Awaited {
-    pub fn new(want: &[WindowCount]) -> Self {
-        Self {
-            missing: want
-                .iter()
-                .map(|w| (w.topic.clone(), w.window_start))
-                .collect(),
-            received: 0,
-        }
-    }
-
-    pub fn complete(&self) -> bool {
-        self.missing.is_empty()
+    /// Has every window of `want` arrived?
+    pub fn has_all(&self, want: &[WindowCount]) -> bool {
+        want.iter()
+            .all(|w| self.seen.contains(&(w.topic.clone(), w.window_start)))
     }
 
     /// Read `sub` until `done`, failing after [`PATIENCE`] without progress.
@@ -287,15 +329,14 @@ impl Awaited {
             match tokio::time::timeout(PATIENCE, sub.recv()).await {
                 Ok(Some(m)) => {
                     let c: WindowCount = serde_json::from_slice(&m.payload).expect("a WindowCount");
-                    self.missing.remove(&(c.topic, c.window_start));
+                    self.seen.insert((c.topic, c.window_start));
                     self.received += 1;
                 }
-                Ok(None) => panic!("the bus closed with {} windows missing", self.missing.len()),
+                Ok(None) => panic!("the bus closed after {} counts", self.received),
                 Err(_) => panic!(
-                    "no progress for {PATIENCE:?} after {} counts, {} windows missing, first {:?}",
+                    "no progress for {PATIENCE:?} after {} counts ({} windows)",
                     self.received,
-                    self.missing.len(),
-                    self.missing.first()
+                    self.seen.len()
                 ),
             }
         }
