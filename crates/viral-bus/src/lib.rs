@@ -23,6 +23,9 @@
 pub mod kafka;
 pub mod memory;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use async_trait::async_trait;
 use thiserror::Error;
 
@@ -140,6 +143,9 @@ pub trait Bus: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), BusError>;
 }
 
+/// A commit in progress: see [`Subscription::commit`].
+pub type Commit = Pin<Box<dyn Future<Output = Result<(), BusError>> + Send + 'static>>;
+
 /// A group member's stream of events.
 #[async_trait]
 pub trait Subscription: Send {
@@ -151,11 +157,12 @@ pub trait Subscription: Send {
     /// Publish `records` and record `progress`, atomically where the bus can (Kafka
     /// transactions): after a crash, either the records are visible to consumers and a
     /// restart resumes after them, or neither.
-    async fn commit(
-        &mut self,
-        records: Vec<Record>,
-        progress: Vec<Progress>,
-    ) -> Result<(), BusError>;
+    ///
+    /// The commit happens when the returned future is awaited; it does not borrow the
+    /// subscription, so a stage can keep reading while a commit is in flight. Await each
+    /// commit before starting the next one, and before asking for the event after a
+    /// [`Event::Revoked`] (which hands the partitions on).
+    fn commit(&mut self, records: Vec<Record>, progress: Vec<Progress>) -> Commit;
 
     /// Messages waiting behind what this member has been given, per owned partition, as
     /// last measured. A partition left out has unknown lag (not measured yet, or nothing

@@ -39,10 +39,50 @@ impl Post {
 
 /// A post that matched one tracked topic: one message per (post, topic) on the bus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "MentionWire")]
 pub struct Mention {
     pub topic: String,
     #[serde(flatten)]
     pub post: Post,
+}
+
+/// [`Mention`]'s fields spelled out for reading: `flatten` buffers every field into an
+/// intermediate tree before decoding the post, which made decoding the aggregator's
+/// largest cost.
+#[derive(Deserialize)]
+struct MentionWire {
+    topic: String,
+    id: String,
+    source: String,
+    text: String,
+    #[serde(with = "rfc3339")]
+    created_at: DateTime<Utc>,
+    #[serde(default, with = "rfc3339::option")]
+    observed_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    lang: Option<String>,
+}
+
+impl From<MentionWire> for Mention {
+    fn from(w: MentionWire) -> Self {
+        Self {
+            topic: w.topic,
+            post: Post {
+                id: w.id,
+                source: w.source,
+                text: w.text,
+                created_at: w.created_at,
+                observed_at: w.observed_at,
+                author: w.author,
+                url: w.url,
+                lang: w.lang,
+            },
+        }
+    }
 }
 
 /// A sample post carried with a window or alert so a reader sees *why* without a dashboard.

@@ -10,12 +10,17 @@
 //! re-reading) is not silence; closing windows on it would cut their counts short.
 //!
 //! Exactness under kill -9 rests on one rule: what a partition emitted and how far it got
-//! are committed together ([`Subscription::commit`]). The offset committed is the first
+//! are committed together ([`Subscription::commit`]). Closed windows wait in their stream
+//! until the next commit — every `commit_interval`, or sooner when many are pending — so
+//! a backlog costs one transaction per interval, not one per window. The offset committed is the first
 //! one an open window still depends on ([`WindowEngine::resume_seq`]) and the engine's
-//! [`Checkpoint`] rides with it; a successor restores the checkpoint, re-reads from that
-//! offset, rebuilds exactly the open windows and emits nothing twice.
+//! [`Checkpoint`] rides with it (with how far dead letters went); a successor restores
+//! the checkpoint, re-reads from that offset, rebuilds exactly the open windows and emits
+//! nothing twice — windows nor dead letters.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,14 +38,17 @@ use viral_store::Store;
 use crate::deadletter;
 
 const STAGE: &str = "aggregator";
+/// Closed windows and dead letters held before a commit is forced: bounds memory and the
+/// transaction's size when a backlog closes windows faster than the commit interval.
+const MAX_PENDING: usize = 10_000;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub spec: WindowSpec,
     pub idle_timeout: Duration,
     pub samples: usize,
-    /// How often progress without closed windows (quiet or poison-only partitions) is
-    /// committed, with any pending dead letters.
+    /// How often closed windows, dead letters and progress are committed (one
+    /// transaction for all partitions): the longest a closed window waits to be published.
     pub commit_interval: Duration,
     pub topics: TopicNames,
     /// Consumer group on the mentions topic.
@@ -54,10 +62,23 @@ struct Stream {
     next_offset: i64,
     /// The resume offset last committed.
     committed: i64,
-    /// Dead letters waiting for the next commit.
+    /// Closed windows and dead letters waiting for the next commit.
+    pending: Vec<WindowCount>,
     letters: Vec<Record>,
+    /// Offset after the last poison message dead-lettered: a re-read after a restart
+    /// (from an open window's first offset, often before it) must not send it again.
+    lettered_to: i64,
     /// Since when the partition has delivered no mention (or since it was assigned).
     quiet_since: Instant,
+}
+
+/// What a partition's commit carries as its checkpoint.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Saved {
+    #[serde(flatten)]
+    engine: Checkpoint,
+    #[serde(default)]
+    lettered_to: i64,
 }
 
 impl Stream {
@@ -66,7 +87,9 @@ impl Stream {
             engine: WindowEngine::new(settings.spec).with_samples(settings.samples),
             next_offset: offset,
             committed: offset,
+            pending: Vec::new(),
             letters: Vec::new(),
+            lettered_to: 0,
             quiet_since: Instant::now(),
         }
     }
@@ -77,9 +100,11 @@ impl Stream {
         let Some(text) = &a.checkpoint else {
             return Self::fresh(settings, offset);
         };
-        match serde_json::from_str::<Checkpoint>(text) {
-            Ok(cp) => Self {
-                engine: WindowEngine::restore(settings.spec, &cp).with_samples(settings.samples),
+        match serde_json::from_str::<Saved>(text) {
+            Ok(saved) => Self {
+                engine: WindowEngine::restore(settings.spec, &saved.engine)
+                    .with_samples(settings.samples),
+                lettered_to: saved.lettered_to,
                 ..Self::fresh(settings, offset)
             },
             Err(e) => {
@@ -103,12 +128,18 @@ impl Stream {
         Progress {
             partition,
             offset: self.resume_offset(),
-            checkpoint: serde_json::to_string(&self.engine.checkpoint()).ok(),
+            checkpoint: serde_json::to_string(&Saved {
+                engine: self.engine.checkpoint(),
+                lettered_to: self.lettered_to,
+            })
+            .ok(),
         }
     }
 
     fn dirty(&self) -> bool {
-        !self.letters.is_empty() || self.resume_offset() != self.committed
+        !self.pending.is_empty()
+            || !self.letters.is_empty()
+            || self.resume_offset() != self.committed
     }
 }
 
@@ -119,6 +150,15 @@ pub struct Aggregator {
     metrics: Metrics,
     health: Health,
     settings: Settings,
+}
+
+/// A commit started and not yet awaited to its end.
+struct InFlight<'a> {
+    commit: Pin<Box<dyn Future<Output = Result<(), BusError>> + Send + 'a>>,
+    /// The resume offset it records, per partition.
+    offsets: Vec<(i32, i64)>,
+    sent: u64,
+    windows: u64,
 }
 
 /// Why a run ended.
@@ -183,7 +223,10 @@ impl Aggregator {
 
     async fn consume(&self, mut sub: Box<dyn Subscription>, shutdown: &CancellationToken) -> Stop {
         let mut streams: BTreeMap<i32, Stream> = BTreeMap::new();
-        let mut closed = Vec::new();
+        // At most one commit in flight, overlapping with reading: a backlog is not held
+        // up by the transaction round trips.
+        let mut inflight: Option<InFlight<'_>> = None;
+        let mut pending = 0usize;
         let tick = (self.settings.idle_timeout / 4)
             .min(self.settings.commit_interval)
             .max(Duration::from_millis(10));
@@ -191,31 +234,50 @@ impl Aggregator {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_commit = Instant::now();
         let stage = StageLabel { stage: STAGE };
-        let result = loop {
+        // Per-message metrics, looked up once.
+        let messages_in = self.metrics.messages_in.get_or_create(&stage).clone();
+        let processing = self
+            .metrics
+            .processing_seconds
+            .get_or_create(&stage)
+            .clone();
+        let result: Result<(), BusError> = loop {
             tokio::select! {
                 _ = shutdown.cancelled() => {
                     // Record how far we got, so a successor re-reads as little as
                     // possible; open windows stay open (they are not complete).
-                    break self.commit_dirty(&mut *sub, &mut streams).await;
+                    break self.commit_now(&mut *sub, &mut inflight, &mut streams, shutdown).await;
+                }
+                done = async { inflight.as_mut().map(|f| f.commit.as_mut()).expect("guarded").await }, if inflight.is_some() => {
+                    if let Some(f) = inflight.take() {
+                        if let Err(e) = self.finished(f, done, &mut streams) {
+                            break Err(e);
+                        }
+                    }
                 }
                 event = sub.next() => match event {
                     Ok(Event::Message(msg)) => {
                         let started = Instant::now();
-                        self.metrics.messages_in.get_or_create(&stage).inc();
+                        messages_in.inc();
                         let stream = streams
                             .entry(msg.partition)
                             .or_insert_with(|| Stream::fresh(&self.settings, msg.offset));
                         stream.next_offset = msg.offset + 1;
-                        if self.handle(stream, &msg, &mut closed) {
+                        let before = stream.pending.len() + stream.letters.len();
+                        if self.handle(stream, &msg) {
                             stream.quiet_since = Instant::now();
                         }
-                        if !closed.is_empty() {
-                            if let Err(e) = self.emit(&mut *sub, msg.partition, stream, &mut closed, shutdown).await {
+                        pending += stream.pending.len() + stream.letters.len() - before;
+                        processing.observe(started.elapsed().as_secs_f64());
+                        if pending >= MAX_PENDING {
+                            // Bound memory: wait for the commit in flight, start the next.
+                            last_commit = Instant::now();
+                            pending = 0;
+                            if let Err(e) = self.settle(&mut inflight, &mut streams).await {
                                 break Err(e);
                             }
+                            inflight = self.start_commit(&mut *sub, &mut streams, shutdown);
                         }
-                        self.metrics.processing_seconds.get_or_create(&stage)
-                            .observe(started.elapsed().as_secs_f64());
                     }
                     Ok(Event::Assigned(list)) => {
                         for a in &list {
@@ -225,6 +287,11 @@ impl Aggregator {
                         self.health.set("bus", true);
                     }
                     Ok(Event::Revoked(partitions)) => {
+                        // Everything about these partitions must be committed before the
+                        // next `next()` hands them on.
+                        if let Err(e) = self.settle(&mut inflight, &mut streams).await {
+                            break Err(e);
+                        }
                         let mut lost = BTreeMap::new();
                         for p in &partitions {
                             if let Some(s) = streams.remove(p) {
@@ -233,7 +300,7 @@ impl Aggregator {
                             self.metrics.consumer_lag.remove(&PartitionLabel { stage: STAGE, partition: *p });
                         }
                         tracing::info!(?partitions, "partitions revoked");
-                        if let Err(e) = self.commit_dirty(&mut *sub, &mut lost).await {
+                        if let Err(e) = self.commit_now(&mut *sub, &mut None, &mut lost, shutdown).await {
                             break Err(e);
                         }
                     }
@@ -243,35 +310,23 @@ impl Aggregator {
                 _ = ticker.tick() => {
                     let lag: BTreeMap<i32, i64> = sub.lag().into_iter().collect();
                     let now = self.clock.now_ms();
-                    let mut failed = None;
                     for (&partition, stream) in streams.iter_mut() {
                         let caught_up = lag.get(&partition).is_some_and(|l| *l <= 0);
-                        if !caught_up || stream.quiet_since.elapsed() < self.settings.idle_timeout {
-                            continue;
-                        }
-                        stream.engine.advance_to(now, &mut closed);
-                        if !closed.is_empty() {
-                            if let Err(e) = self.emit(&mut *sub, partition, stream, &mut closed, shutdown).await {
-                                failed = Some(e);
-                                break;
-                            }
+                        if caught_up && stream.quiet_since.elapsed() >= self.settings.idle_timeout {
+                            stream.engine.advance_to(now, &mut stream.pending);
                         }
                     }
-                    if let Some(e) = failed {
-                        break Err(e);
-                    }
-                    if last_commit.elapsed() >= self.settings.commit_interval {
+                    if inflight.is_none() && last_commit.elapsed() >= self.settings.commit_interval {
                         last_commit = Instant::now();
-                        if let Err(e) = self.commit_dirty(&mut *sub, &mut streams).await {
-                            break Err(e);
-                        }
+                        pending = 0;
+                        inflight = self.start_commit(&mut *sub, &mut streams, shutdown);
                     }
                     for (p, lag) in lag {
                         self.metrics.consumer_lag.get_or_create(&PartitionLabel { stage: STAGE, partition: p }).set(lag);
                     }
+                    self.observe(&streams);
                 }
             }
-            self.observe(&streams);
         };
         match result {
             Ok(()) => Stop::Done,
@@ -289,11 +344,14 @@ impl Aggregator {
         }
     }
 
-    /// Feed one message to its stream's engine; false if it was dead-lettered.
-    fn handle(&self, stream: &mut Stream, msg: &Message, closed: &mut Vec<WindowCount>) -> bool {
+    /// Feed one message to its stream's engine (windows it closes join the stream's
+    /// pending ones); false if it was dead-lettered.
+    fn handle(&self, stream: &mut Stream, msg: &Message) -> bool {
         let mention: Mention = match deadletter::decode(msg) {
             Ok(m) => m,
+            Err(_) if msg.offset < stream.lettered_to => return false,
             Err((reason, error)) => {
+                stream.lettered_to = msg.offset + 1;
                 let topic = &self.settings.topics.deadletter;
                 stream.letters.extend(deadletter::letter(
                     &self.metrics,
@@ -306,9 +364,10 @@ impl Aggregator {
                 return false;
             }
         };
-        let outcome = stream
-            .engine
-            .push(MentionRef::of(&mention, msg.offset.max(0) as u64), closed);
+        let outcome = stream.engine.push(
+            MentionRef::of(&mention, msg.offset.max(0) as u64),
+            &mut stream.pending,
+        );
         match outcome {
             Outcome::Late => self.metrics.late_mentions.inc(),
             Outcome::Duplicate => self.metrics.duplicate_mentions.inc(),
@@ -317,91 +376,111 @@ impl Aggregator {
         true
     }
 
-    /// Store closed windows, then publish them with the partition's progress in one
-    /// commit; empties `closed`.
-    async fn emit(
-        &self,
-        sub: &mut dyn Subscription,
-        partition: i32,
-        stream: &mut Stream,
-        closed: &mut Vec<WindowCount>,
-        shutdown: &CancellationToken,
-    ) -> Result<(), BusError> {
-        if !self.store_counts(closed, shutdown).await {
-            // Stopped while the store was down: commit nothing, a successor re-emits.
-            closed.clear();
-            return Err(BusError::Closed);
-        }
-        let mut records = std::mem::take(&mut stream.letters);
-        let n = closed.len();
-        for wc in closed.drain(..) {
-            match serde_json::to_vec(&wc) {
-                Ok(payload) => records.push(Record {
-                    topic: self.settings.topics.counts.clone(),
-                    key: wc.topic,
-                    payload,
-                }),
-                Err(e) => tracing::error!(error = %e, "cannot encode a window count"),
-            }
-        }
-        let progress = stream.progress(partition);
-        let offset = progress.offset;
-        let sent = records.len() as u64;
-        self.commit(sub, records, vec![progress]).await?;
-        stream.committed = offset;
-        self.metrics
-            .messages_out
-            .get_or_create(&StageLabel { stage: STAGE })
-            .inc_by(sent);
-        self.metrics.windows_closed.inc_by(n as u64);
-        Ok(())
-    }
-
-    /// Commit the progress (and dead letters) of every stream that moved since its last
-    /// commit.
-    async fn commit_dirty(
-        &self,
+    /// Take the pending windows, dead letters and progress of every stream that moved
+    /// since its last commit, as one commit: the windows go to the store first, then
+    /// everything to the bus in one transaction. Nothing happens until it is awaited.
+    fn start_commit<'a>(
+        &'a self,
         sub: &mut dyn Subscription,
         streams: &mut BTreeMap<i32, Stream>,
-    ) -> Result<(), BusError> {
+        shutdown: &'a CancellationToken,
+    ) -> Option<InFlight<'a>> {
+        // A stream's closed windows always travel with its checkpoint, which says they
+        // were emitted.
+        let mut closed: Vec<WindowCount> = Vec::new();
         let mut records = Vec::new();
         let mut progress = Vec::new();
         for (&p, s) in streams.iter_mut() {
             if s.dirty() {
+                closed.append(&mut s.pending);
                 records.append(&mut s.letters);
                 progress.push(s.progress(p));
             }
         }
         if progress.is_empty() {
-            return Ok(());
+            return None;
         }
-        let sent = records.len() as u64;
-        self.commit(sub, records, progress.clone()).await?;
-        for p in progress {
-            if let Some(s) = streams.get_mut(&p.partition) {
-                s.committed = p.offset;
+        let windows = closed.len() as u64;
+        for wc in &closed {
+            match serde_json::to_vec(wc) {
+                Ok(payload) => records.push(Record {
+                    topic: self.settings.topics.counts.clone(),
+                    key: wc.topic.clone(),
+                    payload,
+                }),
+                Err(e) => tracing::error!(error = %e, "cannot encode a window count"),
             }
         }
-        self.metrics
-            .messages_out
-            .get_or_create(&StageLabel { stage: STAGE })
-            .inc_by(sent);
-        Ok(())
+        let sent = records.len() as u64;
+        let offsets = progress.iter().map(|p| (p.partition, p.offset)).collect();
+        let publish = sub.commit(records, progress);
+        let commit = Box::pin(async move {
+            if !closed.is_empty() && !self.store_counts(&closed, shutdown).await {
+                // Stopped while the store was down: commit nothing, a successor re-emits.
+                return Err(BusError::Closed);
+            }
+            publish.await
+        });
+        Some(InFlight {
+            commit,
+            offsets,
+            sent,
+            windows,
+        })
     }
 
-    async fn commit(
+    /// Account for a finished commit.
+    fn finished(
         &self,
-        sub: &mut dyn Subscription,
-        records: Vec<Record>,
-        progress: Vec<Progress>,
+        f: InFlight<'_>,
+        result: Result<(), BusError>,
+        streams: &mut BTreeMap<i32, Stream>,
     ) -> Result<(), BusError> {
-        let result = sub.commit(records, progress).await;
         let label = CommitLabel {
             stage: STAGE,
             result: if result.is_ok() { "ok" } else { "error" },
         };
         self.metrics.commits.get_or_create(&label).inc();
-        result
+        result?;
+        for (partition, offset) in f.offsets {
+            if let Some(s) = streams.get_mut(&partition) {
+                s.committed = offset;
+            }
+        }
+        self.metrics
+            .messages_out
+            .get_or_create(&StageLabel { stage: STAGE })
+            .inc_by(f.sent);
+        self.metrics.windows_closed.inc_by(f.windows);
+        Ok(())
+    }
+
+    /// Wait for the commit in flight, if any.
+    async fn settle(
+        &self,
+        inflight: &mut Option<InFlight<'_>>,
+        streams: &mut BTreeMap<i32, Stream>,
+    ) -> Result<(), BusError> {
+        match inflight.take() {
+            Some(mut f) => {
+                let result = f.commit.as_mut().await;
+                self.finished(f, result, streams)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Wait for the commit in flight, then commit everything pending and wait for that.
+    async fn commit_now(
+        &self,
+        sub: &mut dyn Subscription,
+        inflight: &mut Option<InFlight<'_>>,
+        streams: &mut BTreeMap<i32, Stream>,
+        shutdown: &CancellationToken,
+    ) -> Result<(), BusError> {
+        self.settle(inflight, streams).await?;
+        let mut next = self.start_commit(sub, streams, shutdown);
+        self.settle(&mut next, streams).await
     }
 
     /// Counts are the product: retry the store until it accepts them or we are stopped.

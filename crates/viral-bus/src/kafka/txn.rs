@@ -11,11 +11,10 @@
 
 use std::sync::Arc;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::consumer::Ctx;
 use super::{checkpoints, unavailable, Shared};
 use crate::{BusError, Progress, Record};
 
@@ -64,7 +63,7 @@ impl Transactions {
 
     pub(super) async fn commit(
         &mut self,
-        consumer: &BaseConsumer<Ctx>,
+        group: ConsumerGroupMetadata,
         topic: &str,
         records: Vec<Record>,
         progress: Vec<Progress>,
@@ -72,12 +71,14 @@ impl Transactions {
         if records.is_empty() && progress.is_empty() {
             return Ok(());
         }
-        for r in &records {
-            self.shared.ensure_topic(&r.topic).await?;
+        let topics: std::collections::BTreeSet<&str> =
+            records.iter().map(|r| r.topic.as_str()).collect();
+        for t in topics {
+            self.shared.ensure_topic(t).await?;
         }
         let producer = self.producer().await?;
         let result = self
-            .transact(&producer, consumer, topic, records, progress)
+            .transact(&producer, group, topic, records, progress)
             .await;
         if result.is_err() {
             // Leave nothing half-done; a fresh producer (same id) starts clean next time.
@@ -92,7 +93,7 @@ impl Transactions {
     async fn transact(
         &self,
         producer: &FutureProducer,
-        consumer: &BaseConsumer<Ctx>,
+        group: ConsumerGroupMetadata,
         topic: &str,
         records: Vec<Record>,
         progress: Vec<Progress>,
@@ -121,9 +122,6 @@ impl Transactions {
                 .map_err(unavailable)?;
             elem.set_metadata(metadata);
         }
-        let group = consumer
-            .group_metadata()
-            .ok_or_else(|| BusError::Unavailable("the consumer has no group metadata".into()))?;
         let (p, timeout) = (producer.clone(), self.shared.config.publish_timeout);
         tokio::task::spawn_blocking(move || {
             if offsets.count() > 0 {

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::{Assignment, Bus, BusError, Event, Message, Progress, Record, Subscription};
+use crate::{Assignment, Bus, BusError, Commit, Event, Message, Progress, Record, Subscription};
 
 #[derive(Default)]
 struct Topic {
@@ -133,15 +133,14 @@ impl Subscription for MemorySubscription {
             .ok_or(BusError::Closed)
     }
 
-    async fn commit(
-        &mut self,
-        records: Vec<Record>,
-        _progress: Vec<Progress>,
-    ) -> Result<(), BusError> {
-        for r in records {
-            self.bus.publish(&r.topic, &r.key, r.payload).await?;
-        }
-        Ok(())
+    fn commit(&mut self, records: Vec<Record>, _progress: Vec<Progress>) -> Commit {
+        let bus = self.bus.clone();
+        Box::pin(async move {
+            for r in records {
+                bus.publish(&r.topic, &r.key, r.payload).await?;
+            }
+            Ok(())
+        })
     }
 
     fn lag(&self) -> Vec<(i32, i64)> {
