@@ -3,16 +3,22 @@
 //!
 //! ```sh
 //! integration-tests/kafka.sh ensure
-//! cargo run --release -p viral-integration-tests --example kafka_bench -- 1000000 3
+//! cargo run --release -p viral-integration-tests --example kafka_bench -- 1000000 3 3
 //! ```
+//! (mentions, partitions, rounds)
 //!
 //! Publishes N mentions (the demo generator's posts, matched) to a fresh topic with P
-//! partitions, then times, best of 3 each: (1) a BaseConsumer polling every message and
+//! partitions, then times, each round: (1) a BaseConsumer polling every message and
 //! touching its payload; (2) the aggregator stage — decode, window, de-duplicate,
 //! transactional commits of counts and offsets, counts to SQLite — until it has consumed
-//! all N. Prints wall time, messages/s, and process CPU seconds.
+//! all N. Rates are steady state, from the first message to the last (the aggregator
+//! joins a consumer group first; the bare consumer is assigned by hand). Prints
+//! messages/s, wall and process CPU seconds, and the time to the first message.
 
 use std::sync::Arc;
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -28,8 +34,22 @@ use viral_runtime::metrics::Metrics;
 use viral_runtime::CancellationToken;
 
 fn cpu_seconds() -> f64 {
+    cpu_of("self")
+}
+
+/// CPU seconds of the broker (its pid from `kafka.sh`'s state), 0 if unknown.
+fn broker_cpu() -> f64 {
+    let pid = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../target/kafka/pid"))
+        .unwrap_or_default();
+    if pid.trim().is_empty() {
+        return 0.0;
+    }
+    cpu_of(pid.trim())
+}
+
+fn cpu_of(pid: &str) -> f64 {
     // utime + stime of this process, in clock ticks (100 Hz on Linux).
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, s)| s).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks: f64 = f.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
@@ -76,7 +96,7 @@ async fn publish(bus: &KafkaBus, topic: &str, n: usize) -> usize {
     sent
 }
 
-fn bare(brokers: &str, topic: &str, partitions: i32, n: usize) -> (f64, f64) {
+fn bare(brokers: &str, topic: &str, partitions: i32, n: usize) -> Run {
     let consumer: BaseConsumer = ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", "bench-bare")
@@ -90,11 +110,15 @@ fn bare(brokers: &str, topic: &str, partitions: i32, n: usize) -> (f64, f64) {
             .expect("tpl");
     }
     consumer.assign(&tpl).expect("assign");
-    let (t0, c0) = (Instant::now(), cpu_seconds());
+    let t0 = Instant::now();
     let (mut seen, mut bytes) = (0usize, 0usize);
+    let mut first = None;
     while seen < n {
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
+                if first.is_none() {
+                    first = Some((Instant::now(), cpu_seconds()));
+                }
                 seen += 1;
                 bytes += m.payload().map_or(0, <[u8]>::len);
             }
@@ -103,10 +127,59 @@ fn bare(brokers: &str, topic: &str, partitions: i32, n: usize) -> (f64, f64) {
         }
     }
     assert!(bytes > 0);
-    (t0.elapsed().as_secs_f64(), cpu_seconds() - c0)
+    let (t1, c1) = first.expect("consumed");
+    Run {
+        startup: t1.duration_since(t0).as_secs_f64(),
+        messages: n - 1,
+        wall: t1.elapsed().as_secs_f64(),
+        cpu: cpu_seconds() - c1,
+    }
 }
 
-async fn aggregator(bus: Arc<KafkaBus>, topic: &str, n: usize, round: usize) -> (f64, f64) {
+/// One timed run.
+struct Run {
+    /// Until the first message.
+    startup: f64,
+    messages: usize,
+    wall: f64,
+    cpu: f64,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.messages as f64 / self.wall
+    }
+}
+
+/// viral's Kafka subscription drained by a loop that does nothing else: the bus's own
+/// cost (polling thread, batching, hand-over), without decoding or windowing.
+async fn subscription(bus: &KafkaBus, topic: &str, n: usize, round: usize) -> Run {
+    let mut sub = bus
+        .subscribe(topic, &format!("bench-sub-{round}"))
+        .await
+        .expect("subscribe");
+    let t0 = Instant::now();
+    let mut first = None;
+    let mut seen = 0;
+    while seen < n {
+        if let Ok(viral_bus::Event::Message(m)) = sub.next().await {
+            if first.is_none() {
+                first = Some((Instant::now(), cpu_seconds()));
+            }
+            seen += 1;
+            assert!(!m.payload.is_empty());
+        }
+    }
+    let (t1, c1) = first.expect("consumed");
+    Run {
+        startup: t1.duration_since(t0).as_secs_f64(),
+        messages: n - 1,
+        wall: t1.elapsed().as_secs_f64(),
+        cpu: cpu_seconds() - c1,
+    }
+}
+
+async fn aggregator(bus: Arc<KafkaBus>, topic: &str, n: usize, round: usize) -> Run {
     let metrics = Metrics::new();
     let dir = tempfile::tempdir().expect("tmp");
     let store = viral_store::sqlite::SqliteStore::open(&dir.path().join("bench.db")).expect("db");
@@ -130,22 +203,37 @@ async fn aggregator(bus: Arc<KafkaBus>, topic: &str, n: usize, round: usize) -> 
             group: format!("bench-agg-{round}"),
         },
     );
-    let (t0, c0) = (Instant::now(), cpu_seconds());
+    let t0 = Instant::now();
     let task = tokio::spawn(agg.run(stop.clone()));
     let needle = "viral_bus_messages_in_total{stage=\"aggregator\"} ";
-    loop {
-        let text = metrics.encode();
-        let done = text
+    let consumed = || {
+        metrics
+            .encode()
             .lines()
             .find_map(|l| l.strip_prefix(needle))
             .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0) as usize;
+            .unwrap_or(0.0) as usize
+    };
+    // Steady state: from the first message (after the group join, which the bare
+    // consumer, assigned by hand, does not pay) to the last.
+    let mut first = None;
+    loop {
+        let done = consumed();
+        if done > 0 && first.is_none() {
+            first = Some((Instant::now(), cpu_seconds(), done));
+        }
         if done >= n {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let out = (t0.elapsed().as_secs_f64(), cpu_seconds() - c0);
+    let (t1, c1, before) = first.expect("consumed");
+    let out = Run {
+        startup: t1.duration_since(t0).as_secs_f64(),
+        messages: n - before,
+        wall: t1.elapsed().as_secs_f64(),
+        cpu: cpu_seconds() - c1,
+    };
     stop.cancel();
     let _ = task.await;
     out
@@ -159,6 +247,7 @@ async fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let partitions: i32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
+    let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let brokers = viral_integration_tests::kafka::bootstrap();
     let bus = Arc::new(
         KafkaBus::new(KafkaConfig {
@@ -178,17 +267,26 @@ async fn main() {
         "published {n} mentions to {topic} ({partitions} partitions) in {:.1}s",
         t0.elapsed().as_secs_f64()
     );
-    for round in 0..3 {
+    for round in 0..rounds {
         let b = tokio::task::spawn_blocking({
             let (brokers, topic) = (brokers.clone(), topic.clone());
             move || bare(&brokers, &topic, partitions, n)
         })
         .await
         .expect("bare");
+        let b0 = broker_cpu();
+        let s = subscription(&bus, &topic, n, round).await;
+        println!(
+            "round {round}: subscription {:.0} msg/s ({:.2}s wall, {:.2}s cpu, broker {:.2}s cpu)",
+            s.rate(),
+            s.wall,
+            s.cpu,
+            broker_cpu() - b0
+        );
         let a = aggregator(bus.clone(), &topic, n, round).await;
         println!(
-            "round {round}: bare consumer {:.0} msg/s ({:.2}s wall, {:.2}s cpu) | aggregator {:.0} msg/s ({:.2}s wall, {:.2}s cpu) | ratio {:.0}%",
-            n as f64 / b.0, b.0, b.1, n as f64 / a.0, a.0, a.1, 100.0 * b.0 / a.0
+            "round {round}: bare consumer {:.0} msg/s ({:.2}s wall, {:.2}s cpu, first message after {:.2}s) | aggregator {:.0} msg/s ({:.2}s wall, {:.2}s cpu, first message after {:.2}s) | ratio {:.0}%",
+            b.rate(), b.wall, b.cpu, b.startup, a.rate(), a.wall, a.cpu, a.startup, 100.0 * a.rate() / b.rate()
         );
     }
 }

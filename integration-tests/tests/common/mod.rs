@@ -343,6 +343,17 @@ impl Awaited {
     }
 }
 
+/// Wait until `sub` has delivered `n` messages, failing after [`PATIENCE`] without one.
+pub async fn await_messages(sub: &mut Box<dyn Subscription>, n: usize) {
+    for seen in 0..n {
+        match tokio::time::timeout(PATIENCE, sub.recv()).await {
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the bus closed after {seen} of {n} messages"),
+            Err(_) => panic!("no progress for {PATIENCE:?} after {seen} of {n} messages"),
+        }
+    }
+}
+
 pub async fn subscribe(bus: &KafkaBus, topic: &str) -> Box<dyn Subscription> {
     let group = format!("reader.{topic}");
     bus.subscribe(topic, &group).await.unwrap()
