@@ -11,4 +11,5 @@
 pub mod kafka;
 pub mod schema;
 pub mod services;
+pub mod start_up;
 pub mod webhook;

@@ -1,45 +1,26 @@
-//! What a service binary does today: it validates its configuration — so deployments can
-//! check their files — and refuses to run without a shared bus, saying why.
+//! `viral-producer` validates its configuration before anything runs and refuses the
+//! in-memory bus, saying why (checks shared by the three services).
 
-use std::process::Command;
+use viral_integration_tests::start_up;
 
-fn run(config: &str) -> (bool, String) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("viral.toml");
-    std::fs::write(&path, config).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_viral-producer"))
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
-    (out.status.success(), String::from_utf8(out.stderr).unwrap())
-}
-
-const GOOD: &str = "[[topics]]\nname = \"a\"\nterms = [\"a\"]\n[window]\nsize = \"1m\"\n";
+const BIN: &str = env!("CARGO_BIN_EXE_viral-producer");
 
 #[test]
-fn a_valid_config_is_accepted_then_the_missing_bus_explained() {
-    let (ok, stderr) = run(GOOD);
-    assert!(!ok);
-    assert!(
-        stderr.contains("bus.kind") && stderr.contains("viral standalone"),
-        "{stderr}"
-    );
+fn the_memory_bus_is_refused_with_the_reason() {
+    start_up::refuses_the_memory_bus(BIN);
 }
 
 #[test]
 fn an_invalid_config_names_the_key() {
-    let (ok, stderr) = run(&GOOD.replace("size = \"1m\"", "size = \"-1m\""));
-    assert!(!ok);
-    assert!(stderr.contains("window.size"), "{stderr}");
+    start_up::names_an_invalid_key(BIN);
+}
+
+#[test]
+fn kafka_without_brokers_names_the_key() {
+    start_up::names_missing_brokers(BIN);
 }
 
 #[test]
 fn no_config_is_a_usage_error() {
-    let out = Command::new(env!("CARGO_BIN_EXE_viral-producer"))
-        .env_remove("VIRAL_CONFIG")
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8(out.stderr).unwrap().contains("usage"));
+    start_up::usage_without_config(BIN);
 }

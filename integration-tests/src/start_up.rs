@@ -1,0 +1,60 @@
+//! Start-up checks every service binary shares: its configuration is validated before
+//! anything runs (so deployments can check their files), and it refuses the in-memory
+//! bus, saying why. Each service package runs these against its own binary — which is
+//! also what makes `cargo test --workspace` build that binary for the end-to-end tests.
+
+use std::path::Path;
+use std::process::Command;
+
+fn run(bin: &str, config: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = dir.path().join("viral.toml");
+    std::fs::write(&path, config).expect("a config file");
+    let out = Command::new(Path::new(bin))
+        .arg("--config")
+        .arg(&path)
+        .env("VIRAL__HTTP__LISTEN", "127.0.0.1:0")
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const GOOD: &str = "[[topics]]\nname = \"a\"\nterms = [\"a\"]\n[window]\nsize = \"1m\"\n";
+
+/// A valid config on the default (memory) bus: refused, naming `bus.kind` and pointing
+/// to `viral standalone`.
+pub fn refuses_the_memory_bus(bin: &str) {
+    let (ok, stderr) = run(bin, GOOD);
+    assert!(!ok);
+    assert!(
+        stderr.contains("bus.kind") && stderr.contains("viral standalone"),
+        "{stderr}"
+    );
+}
+
+/// An invalid value fails naming its key.
+pub fn names_an_invalid_key(bin: &str) {
+    let (ok, stderr) = run(bin, &GOOD.replace("size = \"1m\"", "size = \"-1m\""));
+    assert!(!ok);
+    assert!(stderr.contains("window.size"), "{stderr}");
+}
+
+/// Kafka chosen without its brokers: fails naming `bus.kafka.brokers`.
+pub fn names_missing_brokers(bin: &str) {
+    let (ok, stderr) = run(bin, &format!("{GOOD}[bus]\nkind = \"kafka\"\n"));
+    assert!(!ok);
+    assert!(stderr.contains("bus.kafka.brokers"), "{stderr}");
+}
+
+/// No config at all: a usage error.
+pub fn usage_without_config(bin: &str) {
+    let out = Command::new(Path::new(bin))
+        .env_remove("VIRAL_CONFIG")
+        .output()
+        .expect("the binary runs");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+}
