@@ -58,3 +58,32 @@ pub fn usage_without_config(bin: &str) {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
 }
+
+/// The four checks as `#[test]`s against binary `$bin` of the calling package:
+/// `viral_integration_tests::start_up_tests!("viral-aggregator");`
+#[macro_export]
+macro_rules! start_up_tests {
+    ($bin:literal) => {
+        const BIN: &str = env!(concat!("CARGO_BIN_EXE_", $bin));
+
+        #[test]
+        fn the_memory_bus_is_refused_with_the_reason() {
+            $crate::start_up::refuses_the_memory_bus(BIN);
+        }
+
+        #[test]
+        fn an_invalid_config_names_the_key() {
+            $crate::start_up::names_an_invalid_key(BIN);
+        }
+
+        #[test]
+        fn kafka_without_brokers_names_the_key() {
+            $crate::start_up::names_missing_brokers(BIN);
+        }
+
+        #[test]
+        fn no_config_is_a_usage_error() {
+            $crate::start_up::usage_without_config(BIN);
+        }
+    };
+}
