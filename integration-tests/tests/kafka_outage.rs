@@ -5,139 +5,26 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::outage::{self, Outage};
 use common::*;
-use viral_bus::Bus;
-use viral_integration_tests::kafka::OwnBroker;
-use viral_integration_tests::services::Service;
-
-const OUTAGE: Duration = Duration::from_secs(30);
-
-/// Wait until the service's `/readyz` says `ready` (an unreachable ops server is not
-/// ready either).
-async fn await_ready(s: &Service, ready: bool) {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .unwrap();
-    let url = format!("http://{}/readyz", s.ops);
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        let is = matches!(client.get(&url).send().await, Ok(r) if r.status().is_success());
-        if is == ready {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{}: /readyz never became {ready}:\n{}",
-            s.name,
-            s.log_tail()
-        );
-        // Polling: readiness is only observable through the endpoint.
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn broker_stopped_for_30_s_mid_run_loses_nothing() {
-    let broker = OwnBroker::start(Path::new(env!("CARGO_TARGET_TMPDIR")));
-    let d = Deployment::new("outage", &broker.bootstrap, 1, "");
+    let broker = viral_integration_tests::kafka::own(Path::new(env!("CARGO_TARGET_TMPDIR")));
+    let d = Deployment::new("outage", &broker.address, 1, "");
     // 30,000 s of posts replayed at 250× (about two minutes): the outage falls mid-run.
     write_posts(&d.posts, 20_000);
-    let bus = d.bus(1);
-    let mut counts = subscribe(&bus, &d.topic("counts")).await;
-    // The data is historical, so idle advance is kept out of it: the outage must not
-    // close windows (it does not anyway — the partition is caught up only when nothing
-    // is waiting — but the producer is also cut off, so nothing would be waiting).
-    let quiet = [("VIRAL__AGGREGATOR__IDLE_TIMEOUT", "1h")];
-    let aggregator = Service::start(
-        "viral-aggregator",
-        "aggregator",
-        &d.config,
-        &quiet,
-        d.logs(),
-    );
-    let alerter = Service::start("viral-alerter", "alerter", &d.config, &[], d.logs());
-    let mut producer = Service::start(
-        "viral-producer",
-        "producer",
-        &d.config,
-        &[("VIRAL__SOURCES__FILE__SPEED", "250")],
-        d.logs(),
-    );
-    for s in [&aggregator, &alerter, &producer] {
-        await_ready(s, true).await;
-    }
-
-    let mut output = Awaited::default();
-    output.until(&mut counts, |o| o.received >= 20).await;
-    broker.stop();
-    let stopped = Instant::now();
-    for s in [&aggregator, &alerter, &producer] {
-        await_ready(s, false).await;
-    }
-    // The outage itself: a duration, not a synchronisation.
-    tokio::time::sleep(OUTAGE.saturating_sub(stopped.elapsed())).await;
-    broker.resume();
-    for s in [&aggregator, &alerter, &producer] {
-        await_ready(s, true).await;
-    }
-    assert!(producer.wait().success(), "{}", producer.log_tail());
-
-    // One mention per topic a day later closes every window the data opened.
-    let last = std::fs::read_to_string(&d.posts)
-        .unwrap()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter_map(|v| v["created_at"].as_str().map(str::to_owned))
-        .max()
-        .unwrap();
-    let later = chrono::DateTime::parse_from_rfc3339(&last).unwrap() + chrono::Duration::days(1);
-    // The same as posts, for `viral replay`.
-    let mut closers = String::new();
-    for (topic, text) in [
-        ("ocean-spray", "ocean spray"),
-        ("cranberry", "cranberry"),
-        ("juice", "juice"),
-    ] {
-        let post = serde_json::json!({
-            "id": format!("closer:{topic}"),
-            "source": "test",
-            "text": text,
-            "created_at": later.to_rfc3339(),
-            "observed_at": later.to_rfc3339(),
-        });
-        closers.push_str(&format!("{post}\n"));
-        let mut mention = post;
-        mention["topic"] = topic.into();
-        bus.publish(
-            &d.topic("mentions"),
-            topic,
-            mention.to_string().into_bytes(),
-        )
-        .await
-        .unwrap();
-    }
-    let mentions = read_all(&d.brokers, &d.topic("mentions"));
-    let want = expected_closed(&mentions);
-    assert!(want.len() > 400, "a meaningful run: {} windows", want.len());
-    output.until(&mut counts, |o| o.has_all(&want)).await;
-    let got = decode_counts(&read_all(&d.brokers, &d.topic("counts")));
-    assert_exact(&got, &want, "counts after a 30 s outage");
-
-    // Nothing lost between the posts and the counts either: `viral replay` of the posts
-    // (closers included) says the same, but for the windows still open at the closers'
-    // watermark.
-    let all = d.dir.path().join("all.jsonl");
-    std::fs::write(&all, std::fs::read_to_string(&d.posts).unwrap() + &closers).unwrap();
-    let mut replayed = replay(&d, &all);
-    let watermark = later - chrono::Duration::milliseconds(LATENESS_MS);
-    replayed.retain(|c| c.window_end <= watermark);
-    assert_exact(
-        &without_samples(got),
-        &replayed,
-        "counts after a 30 s outage vs viral replay",
-    );
-    drop((aggregator, alerter));
+    outage::run(
+        &d,
+        "250",
+        Outage {
+            length: Duration::from_secs(30),
+            stop: &|| broker.stop(),
+            resume: &|| broker.resume(),
+            affected: &["aggregator", "alerter", "producer"],
+        },
+    )
+    .await;
 }

@@ -11,7 +11,7 @@ use common::*;
 use viral_bus::Bus;
 use viral_core::WindowCount;
 use viral_integration_tests::services::Service;
-use viral_store::{AlertsQuery, CountsQuery, Store};
+use viral_store::{AlertsQuery, Store};
 
 fn brokers() -> String {
     viral_integration_tests::kafka::bootstrap()
@@ -28,26 +28,9 @@ fn produce(d: &Deployment) {
     );
 }
 
-/// The store's counts, every topic, sorted like [`sort`].
+/// The SQLite store's counts, every topic, sorted like [`sort`].
 async fn stored_counts(d: &Deployment) -> Vec<WindowCount> {
-    let store = viral_store::sqlite::SqliteStore::open(&d.db).unwrap();
-    let mut out = Vec::new();
-    for topic in ["ocean-spray", "cranberry", "juice"] {
-        out.extend(
-            store
-                .counts(&CountsQuery {
-                    topic: topic.into(),
-                    window_size: Duration::from_millis(WINDOW_MS as u64),
-                    from: None,
-                    to: None,
-                    limit: 1_000_000,
-                })
-                .await
-                .unwrap(),
-        );
-    }
-    sort(&mut out);
-    out
+    all_stored_counts(&viral_store::sqlite::SqliteStore::open(&d.db).unwrap()).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -121,6 +104,7 @@ async fn posts_in_counts_out_equal_to_viral_replay_and_alerts_follow() {
                     from: None,
                     to: None,
                     limit: 100_000,
+                    order: viral_store::Order::OldestFirst,
                 })
                 .await
                 .unwrap()

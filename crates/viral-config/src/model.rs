@@ -158,6 +158,9 @@ pub struct StoreConfig {
     pub kind: StoreKind,
     #[serde(default)]
     pub sqlite: SqliteConfig,
+    /// Required when `kind = "scylla"`.
+    #[serde(default)]
+    pub scylla: Option<viral_store::scylla::ScyllaConfig>,
 }
 
 impl Default for StoreConfig {
@@ -165,6 +168,7 @@ impl Default for StoreConfig {
         Self {
             kind: StoreKind::Sqlite,
             sqlite: SqliteConfig::default(),
+            scylla: None,
         }
     }
 }

@@ -9,24 +9,43 @@ use viral_core::WindowSpec;
 use crate::load::ConfigError;
 use crate::model::{BusKind, Config, DetectorConfig, StoreKind};
 
+/// An optional section such as `[bus.kafka]`: required (by its key `required`) when
+/// `needed`, and checked when present. Its validator reports `key: problem` relative to
+/// the section, which is turned into the full key here.
+fn section(
+    name: &str,
+    required: &str,
+    needed: bool,
+    checked: Option<Result<(), String>>,
+) -> Result<(), ConfigError> {
+    match checked {
+        None if needed => {
+            let (parent, kind) = name.rsplit_once('.').unwrap_or(("", name));
+            let env = format!("VIRAL__{}__{}", name.replace('.', "__"), required).to_uppercase();
+            Err(ConfigError::invalid(
+                format!("{name}.{required}"),
+                format!("required when {parent}.kind = \"{kind}\" (or set {env})"),
+            ))
+        }
+        Some(Err(e)) => {
+            let (key, why) = e.split_once(':').unwrap_or(("", &e));
+            Err(ConfigError::invalid(format!("{name}.{key}"), why.trim()))
+        }
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn validate(c: &Config) -> Result<(), ConfigError> {
     topics(c)?;
     WindowSpec::new(c.window.size, c.window.hop, c.window.lateness)
         .map_err(|e| ConfigError::invalid("window", e.to_string()))?;
     detectors(c)?;
-    match (&c.bus.kind, &c.bus.kafka) {
-        (BusKind::Kafka, None) => {
-            return Err(ConfigError::invalid(
-                "bus.kafka.brokers",
-                "required when bus.kind = \"kafka\" (or set VIRAL__BUS__KAFKA__BROKERS)",
-            ))
-        }
-        (_, Some(k)) => k.validate().map_err(|e| {
-            let (key, why) = e.split_once(':').unwrap_or(("", &e));
-            ConfigError::invalid(format!("bus.kafka.{key}"), why.trim())
-        })?,
-        _ => {}
-    }
+    section(
+        "bus.kafka",
+        "brokers",
+        c.bus.kind == BusKind::Kafka,
+        c.bus.kafka.as_ref().map(|k| k.validate()),
+    )?;
     for (key, name) in [
         ("bus.topics.mentions", &c.bus.topics.mentions),
         ("bus.topics.counts", &c.bus.topics.counts),
@@ -55,12 +74,12 @@ pub(crate) fn validate(c: &Config) -> Result<(), ConfigError> {
             "must be at least 1",
         ));
     }
-    if c.store.kind == StoreKind::Scylla {
-        return Err(ConfigError::invalid(
-            "store.kind",
-            "\"scylla\" is not available in this build yet; use \"sqlite\"",
-        ));
-    }
+    section(
+        "store.scylla",
+        "nodes",
+        c.store.kind == StoreKind::Scylla,
+        c.store.scylla.as_ref().map(|s| s.validate()),
+    )?;
     c.http.listen.parse::<SocketAddr>().map_err(|e| {
         ConfigError::invalid(
             "http.listen",

@@ -112,3 +112,61 @@ fn a_missing_file_is_an_error() {
     assert!(matches!(e, ConfigError::Read { .. }), "{e}");
     assert!(e.to_string().contains("/nonexistent/viral.toml"));
 }
+
+#[test]
+fn the_scylla_store_loads_with_production_settings() {
+    let c = load_str(&format!(
+        r#"{GOOD}
+[store]
+kind = "scylla"
+
+[store.scylla]
+nodes = "scylla-0:9042, scylla-1:9042"
+keyspace = "viral_prod"
+replication = {{ class = "NetworkTopologyStrategy", dc1 = 3, dc2 = 3 }}
+local_datacenter = "dc1"
+retention = "90d"
+"#
+    ))
+    .unwrap();
+    let s = c.store.scylla.unwrap();
+    assert_eq!(s.nodes, ["scylla-0:9042", "scylla-1:9042"]);
+    assert_eq!(s.consistency, "local_quorum");
+    assert_eq!(s.retention, Duration::from_secs(90 * 24 * 3600));
+    assert_eq!(
+        s.replication.to_cql(),
+        "{'class': 'NetworkTopologyStrategy', 'dc1': 3, 'dc2': 3}"
+    );
+}
+
+#[test]
+fn scylla_mistakes_name_their_key() {
+    let base = format!("{GOOD}\n[store]\nkind = \"scylla\"\n");
+    let e = err(&base);
+    assert!(e.contains("store.scylla.nodes"), "{e}");
+    let cases = [
+        ("keyspace = \"viral-prod\"", "store.scylla.keyspace"),
+        ("consistency = \"most\"", "store.scylla.consistency"),
+        (
+            "replication = { class = \"SimpleStrategy\", replication_factor = 0 }",
+            "store.scylla.replication",
+        ),
+        (
+            "replication = { class = \"NetworkTopologyStrategy\" }",
+            "store.scylla.replication",
+        ),
+        ("retention = \"soon\"", "store.scylla.retention"),
+        ("write_concurrency = 0", "store.scylla.write_concurrency"),
+        (
+            "password_env = \"VIRAL_TEST_SURELY_UNSET\"\nusername_env = \"PATH\"",
+            "store.scylla.password_env",
+        ),
+        ("nodes_ = 1", "nodes_"),
+    ];
+    for (line, key) in cases {
+        let e = err(&format!(
+            "{base}\n[store.scylla]\nnodes = [\"db:9042\"]\n{line}\n"
+        ));
+        assert!(e.contains(key), "{line:?} should name {key:?}, got: {e}");
+    }
+}

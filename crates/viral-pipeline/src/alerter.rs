@@ -248,20 +248,12 @@ impl Alerter {
                         status: alert.status.as_str(),
                     })
                     .inc();
-                let result = match self.store.put_alert(&alert).await {
-                    Ok(()) => "ok",
-                    Err(e) => {
-                        tracing::warn!(error = %e, id = %alert.id, "cannot store an alert");
-                        "error"
-                    }
-                };
-                self.metrics
-                    .store_operations
-                    .get_or_create(&StoreLabel {
-                        op: "put_alert",
-                        result,
-                    })
-                    .inc();
+                if !store_alert(&*self.store, &self.metrics, &alert, shutdown).await {
+                    // Stopped while the store was away: commit only what came before this
+                    // window, so a successor judges it again and stores its alert.
+                    done.insert(msg.partition, msg.offset);
+                    return commit(&mut *sub, &mut done, &mut letters).await;
+                }
                 tracing::info!(id = %alert.id, topic = %alert.topic, status = alert.status.as_str(), count = alert.count, "alert");
                 for q in queues {
                     if q.send(alert.clone()).await.is_err() {
@@ -274,6 +266,37 @@ impl Alerter {
                 .get_or_create(&stage)
                 .observe(started.elapsed().as_secs_f64());
         }
+    }
+}
+
+/// The alert is the incident's record: retry the store until it takes it (backoff 100 ms
+/// doubling to 10 s) or we are stopped, which returns `false`. (A free function: the
+/// alerter itself is not `Sync`, so it cannot be borrowed across the awaits.)
+async fn store_alert(
+    store: &dyn Store,
+    metrics: &Metrics,
+    alert: &Alert,
+    shutdown: &CancellationToken,
+) -> bool {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let result = store.put_alert(alert).await;
+        let label = StoreLabel {
+            op: "put_alert",
+            result: if result.is_ok() { "ok" } else { "error" },
+        };
+        metrics.store_operations.get_or_create(&label).inc();
+        match result {
+            Ok(()) => return true,
+            Err(e) => {
+                tracing::warn!(error = %e, id = %alert.id, retry_in = ?backoff, "store rejected an alert")
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return false,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
 }
 

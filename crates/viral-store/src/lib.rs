@@ -9,8 +9,15 @@
 //!   window start), alerts by (id, status), never counters — so a retry, or a replay after
 //!   a crash, rewrites the same row instead of counting twice.
 //! - [`sqlite`]: an embedded file store for `viral standalone` and small installs.
+//! - [`scylla`]: ScyllaDB or Apache Cassandra over CQL, for deployments.
+//! - [`testkit`] (feature `testkit`): the one test suite every store must pass, run by
+//!   each backend's tests against a real database.
 
+mod convert;
+pub mod scylla;
 pub mod sqlite;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 
 use std::time::Duration;
 
@@ -32,6 +39,16 @@ pub enum StoreError {
     OutOfRange(String),
 }
 
+/// Which end of a range a query starts from (and keeps, when `limit` cuts it short).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Ascending by `window_start`: pages forward through history.
+    #[default]
+    OldestFirst,
+    /// Descending by `window_start`: "the latest windows", "the current incident".
+    NewestFirst,
+}
+
 /// Counts of one topic and window size with `window_start` in `[from, to)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CountsQuery {
@@ -42,6 +59,7 @@ pub struct CountsQuery {
     /// Exclusive upper bound on `window_start`; `None` = unbounded.
     pub to: Option<DateTime<Utc>>,
     pub limit: usize,
+    pub order: Order,
 }
 
 /// Alerts of one topic with `window_start` in `[from, to)`.
@@ -53,6 +71,7 @@ pub struct AlertsQuery {
     /// Exclusive upper bound on `window_start`; `None` = unbounded.
     pub to: Option<DateTime<Utc>>,
     pub limit: usize,
+    pub order: Order,
 }
 
 #[async_trait]
@@ -65,14 +84,16 @@ pub trait Store: Send + Sync + 'static {
         window_size: Duration,
         counts: &[WindowCount],
     ) -> Result<(), StoreError>;
-    /// Counts of one topic and window size with `window_start` in `[from, to)`, ascending
-    /// by `window_start`, at most `limit` rows. Returned counts have empty `samples`.
+    /// Counts of one topic and window size with `window_start` in `[from, to)`, in `order`
+    /// of `window_start`, at most `limit` rows. Returned counts have empty `samples`.
     async fn counts(&self, q: &CountsQuery) -> Result<Vec<WindowCount>, StoreError>;
     /// Upsert keyed by (`alert.id`, `alert.status`): an incident has at most one `firing`
-    /// and one `resolved` row however often the alerter retries.
+    /// and one `resolved` row however often the alerter retries. An alert's
+    /// `window_start` is part of its identity (the window that opened or closed the
+    /// incident), so a retry carries the same one.
     async fn put_alert(&self, alert: &Alert) -> Result<(), StoreError>;
-    /// Alerts of a topic with `window_start` in `[from, to)`, ascending by `window_start`,
-    /// at most `limit` rows.
+    /// Alerts of a topic with `window_start` in `[from, to)`, in `order` of
+    /// (`window_start`, `id`, `status`), at most `limit` rows.
     async fn alerts(&self, q: &AlertsQuery) -> Result<Vec<Alert>, StoreError>;
     /// Cheap round trip, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod outage;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -119,6 +121,28 @@ level = "info"
     pub fn logs(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// Every count a store holds for the deployment's topics, sorted like [`sort`].
+pub async fn all_stored_counts(store: &dyn viral_store::Store) -> Vec<WindowCount> {
+    let mut out = Vec::new();
+    for topic in ["ocean-spray", "cranberry", "juice"] {
+        out.extend(
+            store
+                .counts(&viral_store::CountsQuery {
+                    topic: topic.into(),
+                    window_size: Duration::from_millis(WINDOW_MS as u64),
+                    from: None,
+                    to: None,
+                    limit: 1_000_000,
+                    order: viral_store::Order::OldestFirst,
+                })
+                .await
+                .unwrap(),
+        );
+    }
+    sort(&mut out);
+    out
 }
 
 /// `n` posts over ~`n × 1.5 s` ending an hour ago (a live service's idle advance fills

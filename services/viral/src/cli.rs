@@ -1,4 +1,5 @@
-//! Flags of every subcommand (DESIGN.md pins `replay`, `standalone`, `counts`, `backtest`).
+//! Flags of every subcommand (DESIGN.md pins `replay`, `standalone`, `counts`, `backtest`;
+//! `migrate` is ours).
 
 use std::path::PathBuf;
 
@@ -49,6 +50,15 @@ pub enum Command {
         /// At most this many rows.
         #[arg(long, default_value_t = 10_000)]
         limit: usize,
+    },
+    /// Create or update the store's schema (schemas/viral.cql on a CQL store; the tables of
+    /// a SQLite file), or print the CQL with --print.
+    Migrate {
+        #[arg(long, env = "VIRAL_CONFIG")]
+        config: PathBuf,
+        /// Print the CQL statements (placeholders filled in from the config) instead.
+        #[arg(long)]
+        print: bool,
     },
     /// Write synthetic posts (the standalone demo's generator) as JSONL, for replay and
     /// benchmarks. Topics and generator settings come from the config.

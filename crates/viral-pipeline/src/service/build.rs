@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
-use viral_config::Config;
+use viral_config::{Config, StoreKind};
 use viral_notifiers::Notifier;
 use viral_runtime::clock::{Clock, SharedClock, SimClock, SystemClock};
 use viral_sources::Source;
+use viral_store::scylla::{ScyllaConfig, ScyllaStore};
 use viral_store::Store;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -26,8 +27,42 @@ fn err(key: &'static str, problem: impl std::fmt::Display) -> BuildError {
     }
 }
 
-/// The store `[store]` describes.
+/// The store `[store]` describes. A CQL store connects in the background (retrying with
+/// backoff), so a service starts, and says it is not ready, while its database is away;
+/// must be called inside a tokio runtime.
 pub fn store(config: &Config) -> Result<Arc<dyn Store>, BuildError> {
+    match config.store.kind {
+        StoreKind::Sqlite => sqlite(config),
+        StoreKind::Scylla => Ok(Arc::new(ScyllaStore::connecting(scylla_config(config)?))),
+    }
+}
+
+/// The store `[store]` describes, connected now: for commands, which should fail at once
+/// when the database is away rather than wait for it.
+pub async fn store_now(config: &Config) -> Result<Arc<dyn Store>, BuildError> {
+    match config.store.kind {
+        StoreKind::Sqlite => sqlite(config),
+        StoreKind::Scylla => {
+            let c = scylla_config(config)?;
+            let nodes = c.nodes.join(",");
+            let store = ScyllaStore::connect(c)
+                .await
+                .map_err(|e| err("store.scylla.nodes", format!("{nodes}: {e}")))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
+
+fn scylla_config(config: &Config) -> Result<ScyllaConfig, BuildError> {
+    config.store.scylla.clone().ok_or_else(|| {
+        err(
+            "store.scylla.nodes",
+            "required when store.kind = \"scylla\"",
+        )
+    })
+}
+
+fn sqlite(config: &Config) -> Result<Arc<dyn Store>, BuildError> {
     let path = &config.store.sqlite.path;
     let store = viral_store::sqlite::SqliteStore::open(path).map_err(|e| {
         err(

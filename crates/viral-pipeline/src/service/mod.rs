@@ -18,6 +18,7 @@ use viral_config::{BusKind, Config, LogFormat};
 use viral_runtime::health::Health;
 use viral_runtime::metrics::Metrics;
 use viral_runtime::CancellationToken;
+use viral_store::Store;
 
 use crate::aggregator::{self, Aggregator};
 use crate::alerter::{Alerter, Judge};
@@ -25,7 +26,7 @@ use crate::producer;
 
 /// How long a stopping service may take to commit and leave.
 pub const DRAIN: Duration = Duration::from_secs(10);
-/// How often `/readyz` re-checks the broker.
+/// How often `/readyz` re-checks the broker and the store.
 const PING_EVERY: Duration = Duration::from_secs(5);
 
 /// Why a service stopped.
@@ -193,7 +194,7 @@ fn stage(
         }
         Role::Aggregator => {
             let store = build::store(config)?;
-            health.set("store", true);
+            tokio::spawn(watch_store(store.clone(), health.clone(), shutdown.clone()));
             let agg = Aggregator::new(
                 bus,
                 store,
@@ -218,7 +219,7 @@ fn stage(
         }
         Role::Alerter => {
             let store = build::store(config)?;
-            health.set("store", true);
+            tokio::spawn(watch_store(store.clone(), health.clone(), shutdown.clone()));
             let judge = Judge::new(config.detectors.clone()).map_err(|e| build::BuildError {
                 key: "detectors",
                 problem: e,
@@ -236,15 +237,37 @@ fn stage(
 
 /// Keep `/readyz` following the broker.
 async fn watch_bus(bus: Arc<dyn Bus>, health: Health, shutdown: CancellationToken) {
+    watch("bus", health, shutdown, move || {
+        let bus = bus.clone();
+        async move { bus.ping().await.map_err(|e| e.to_string()) }
+    })
+    .await
+}
+
+/// Keep `/readyz` following the store (writes also report on it as they go).
+async fn watch_store(store: Arc<dyn Store>, health: Health, shutdown: CancellationToken) {
+    watch("store", health, shutdown, move || {
+        let store = store.clone();
+        async move { store.ping().await.map_err(|e| e.to_string()) }
+    })
+    .await
+}
+
+/// Set `component`'s readiness from `ping` every [`PING_EVERY`], logging each change.
+async fn watch<F, Fut>(component: &str, health: Health, shutdown: CancellationToken, ping: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
     let mut was = None;
     loop {
-        let ok = bus.ping().await.is_ok();
-        health.set("bus", ok);
+        let result = ping().await;
+        let ok = result.is_ok();
+        health.set(component, ok);
         if was != Some(ok) {
-            if ok {
-                tracing::info!("broker reachable");
-            } else {
-                tracing::warn!("broker unreachable");
+            match result {
+                Ok(()) => tracing::info!(component, "reachable"),
+                Err(e) => tracing::warn!(component, error = %e, "unreachable"),
             }
             was = Some(ok);
         }

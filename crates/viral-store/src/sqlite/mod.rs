@@ -15,7 +15,8 @@ use rusqlite::{params, Connection};
 use viral_core::time::{from_millis, to_millis};
 use viral_core::{Alert, AlertStatus, Sample, WindowCount};
 
-use crate::{AlertsQuery, CountsQuery, Store, StoreError};
+use crate::convert::{count_from_i64, count_to_i64, range, window_ms};
+use crate::{AlertsQuery, CountsQuery, Order, Store, StoreError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS window_counts (
@@ -111,33 +112,9 @@ impl SqliteStore {
     }
 }
 
-fn range(
-    from: Option<chrono::DateTime<chrono::Utc>>,
-    to: Option<chrono::DateTime<chrono::Utc>>,
-) -> (i64, i64) {
-    (
-        from.map_or(i64::MIN, |t| to_millis(&t)),
-        to.map_or(i64::MAX, |t| to_millis(&t)),
-    )
-}
-
 fn limit(n: usize) -> i64 {
     // More rows than i64::MAX cannot exist, so saturating changes nothing.
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn window_ms(size: Duration) -> Result<i64, StoreError> {
-    i64::try_from(size.as_millis())
-        .map_err(|_| StoreError::OutOfRange(format!("window size {size:?}")))
-}
-
-fn count_to_sql(count: u64) -> Result<i64, StoreError> {
-    // SQLite integers are signed; clamping would silently store a wrong count.
-    i64::try_from(count).map_err(|_| StoreError::OutOfRange(format!("count {count}")))
-}
-
-fn count_from_sql(count: i64) -> Result<u64, StoreError> {
-    u64::try_from(count).map_err(|_| StoreError::Corrupt(format!("negative count {count}")))
 }
 
 #[async_trait]
@@ -158,7 +135,7 @@ impl Store for SqliteStore {
                     c.topic.clone(),
                     to_millis(&c.window_start),
                     to_millis(&c.window_end),
-                    count_to_sql(c.count)?,
+                    count_to_i64(c.count)?,
                 ))
             })
             .collect::<Result<Vec<(String, i64, i64, i64)>, StoreError>>()?;
@@ -189,17 +166,27 @@ impl Store for SqliteStore {
         let window_ms = window_ms(q.window_size)?;
         let (from, to) = range(q.from, q.to);
         let (topic, n) = (q.topic.clone(), limit(q.limit));
+        let sql = match q.order {
+            Order::OldestFirst => {
+                "SELECT window_start, window_end, count FROM window_counts
+                 WHERE topic = ?1 AND window_ms = ?2 AND window_start >= ?3 AND window_start < ?4
+                 ORDER BY window_start ASC LIMIT ?5"
+            }
+            Order::NewestFirst => {
+                "SELECT window_start, window_end, count FROM window_counts
+                 WHERE topic = ?1 AND window_ms = ?2 AND window_start >= ?3 AND window_start < ?4
+                 ORDER BY window_start DESC LIMIT ?5"
+            }
+        };
         self.with(move |c| {
-            let mut st = c
-                .prepare_cached(
-                    "SELECT window_start, window_end, count FROM window_counts
-                     WHERE topic = ?1 AND window_ms = ?2 AND window_start >= ?3 AND window_start < ?4
-                     ORDER BY window_start ASC LIMIT ?5",
-                )
-                .map_err(backend)?;
+            let mut st = c.prepare_cached(sql).map_err(backend)?;
             let rows = st
                 .query_map(params![topic, window_ms, from, to, n], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, i64>(2)?,
+                    ))
                 })
                 .map_err(backend)?;
             rows.map(|r| {
@@ -208,7 +195,7 @@ impl Store for SqliteStore {
                     topic: topic.clone(),
                     window_start: from_millis(s),
                     window_end: from_millis(e),
-                    count: count_from_sql(count)?,
+                    count: count_from_i64(count)?,
                     samples: vec![],
                 })
             })
@@ -219,7 +206,7 @@ impl Store for SqliteStore {
 
     async fn put_alert(&self, alert: &Alert) -> Result<(), StoreError> {
         let a = alert.clone();
-        let count = count_to_sql(a.count)?;
+        let count = count_to_i64(a.count)?;
         let samples = serde_json::to_string(&a.samples).map_err(backend)?;
         self.with(move |c| {
             c.prepare_cached(
@@ -255,15 +242,22 @@ impl Store for SqliteStore {
     async fn alerts(&self, q: &AlertsQuery) -> Result<Vec<Alert>, StoreError> {
         let (from, to) = range(q.from, q.to);
         let (topic, n) = (q.topic.clone(), limit(q.limit));
+        let sql = match q.order {
+            Order::OldestFirst => {
+                "SELECT id, status, topic, detector, window_start, window_end, count, expected,
+                        score, started_at, samples
+                 FROM alerts WHERE topic = ?1 AND window_start >= ?2 AND window_start < ?3
+                 ORDER BY window_start ASC, id ASC, status ASC LIMIT ?4"
+            }
+            Order::NewestFirst => {
+                "SELECT id, status, topic, detector, window_start, window_end, count, expected,
+                        score, started_at, samples
+                 FROM alerts WHERE topic = ?1 AND window_start >= ?2 AND window_start < ?3
+                 ORDER BY window_start DESC, id DESC, status DESC LIMIT ?4"
+            }
+        };
         self.with(move |c| {
-            let mut st = c
-                .prepare_cached(
-                    "SELECT id, status, topic, detector, window_start, window_end, count, expected,
-                            score, started_at, samples
-                     FROM alerts WHERE topic = ?1 AND window_start >= ?2 AND window_start < ?3
-                     ORDER BY window_start ASC, id ASC, status ASC LIMIT ?4",
-                )
-                .map_err(backend)?;
+            let mut st = c.prepare_cached(sql).map_err(backend)?;
             let rows = st
                 .query_map(params![topic, from, to, n], |r| {
                     Ok((
@@ -298,7 +292,7 @@ impl Store for SqliteStore {
                     status,
                     window_start: from_millis(ws),
                     window_end: from_millis(we),
-                    count: count_from_sql(count)?,
+                    count: count_from_i64(count)?,
                     expected,
                     score,
                     started_at: from_millis(started),

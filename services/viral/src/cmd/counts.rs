@@ -1,11 +1,12 @@
-//! `viral counts`: read stored window counts back, one JSON object per line.
+//! `viral counts`: read stored window counts back, one JSON object per line, from
+//! whichever store `[store]` names (the SQLite file or the CQL cluster).
 
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use viral_store::{CountsQuery, Store};
+use viral_config::StoreKind;
+use viral_store::{CountsQuery, Order};
 
 pub fn run(
     config: &Path,
@@ -20,25 +21,30 @@ pub fn run(
     if let (Some(f), Some(t)) = (from, to) {
         anyhow::ensure!(f <= t, "--from must not be after --to");
     }
-    let path = &config.store.sqlite.path;
-    anyhow::ensure!(
-        path.exists(),
-        "no store at {} (store.sqlite.path): nothing has been counted yet",
-        path.display()
-    );
-    let store = viral_store::sqlite::SqliteStore::open(path)
-        .with_context(|| format!("cannot open the store at {}", path.display()))?;
+    if config.store.kind == StoreKind::Sqlite {
+        // Opening would create an empty file: say plainly that there is nothing yet.
+        let path = &config.store.sqlite.path;
+        anyhow::ensure!(
+            path.exists(),
+            "no store at {} (store.sqlite.path): nothing has been counted yet",
+            path.display()
+        );
+    }
     let query = CountsQuery {
         topic,
         window_size: config.window.size,
         from,
         to,
         limit,
+        order: Order::OldestFirst,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let counts = rt.block_on(store.counts(&query))?;
+    let counts = rt.block_on(async {
+        let store = viral_pipeline::service::build::store_now(&config).await?;
+        anyhow::Ok(store.counts(&query).await?)
+    })?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for c in &counts {
         serde_json::to_writer(&mut out, c)?;

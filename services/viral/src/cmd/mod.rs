@@ -2,6 +2,7 @@
 
 mod counts;
 mod generate;
+mod migrate;
 pub mod replay;
 mod standalone;
 
@@ -52,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             to,
             limit,
         } => counts::run(&config, topic, from.as_deref(), to.as_deref(), limit),
+        Command::Migrate { config, print } => migrate::run(&config, print),
         Command::Generate {
             config,
             output,

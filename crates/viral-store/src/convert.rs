@@ -1,0 +1,32 @@
+//! Conversions both backends need: they store times, window sizes and counts as signed
+//! 64-bit integers (SQLite INTEGER, CQL bigint/timestamp), and each conversion that can
+//! fail must fail the same way everywhere.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use viral_core::time::{to_millis, Millis};
+
+use crate::StoreError;
+
+/// `[from, to)` as epoch milliseconds, unbounded ends made explicit.
+pub(crate) fn range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> (Millis, Millis) {
+    (
+        from.map_or(Millis::MIN, |t| to_millis(&t)),
+        to.map_or(Millis::MAX, |t| to_millis(&t)),
+    )
+}
+
+pub(crate) fn window_ms(size: Duration) -> Result<i64, StoreError> {
+    i64::try_from(size.as_millis())
+        .map_err(|_| StoreError::OutOfRange(format!("window size {size:?}")))
+}
+
+/// A count as the databases' signed integers; clamping would silently store a wrong count.
+pub(crate) fn count_to_i64(count: u64) -> Result<i64, StoreError> {
+    i64::try_from(count).map_err(|_| StoreError::OutOfRange(format!("count {count}")))
+}
+
+pub(crate) fn count_from_i64(count: i64) -> Result<u64, StoreError> {
+    u64::try_from(count).map_err(|_| StoreError::Corrupt(format!("negative count {count}")))
+}
