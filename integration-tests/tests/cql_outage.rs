@@ -1,7 +1,8 @@
 //! The CQL database stopped for 20 s in the middle of a run of the three services, on a
 //! database of the test's own: the aggregator and alerter go unready, keep retrying their
 //! writes with backoff, recover by themselves, and the store ends up holding exactly the
-//! counts of `viral replay` and the alerts the detectors give.
+//! counts of `viral replay` and the alerts the detectors give, which the aggregator's
+//! query API serves.
 
 mod common;
 
@@ -76,6 +77,30 @@ async fn database_stopped_for_20_s_mid_run_loses_nothing() {
         all_stored_counts(&store).await,
         without_samples(ran.counts.clone()),
         "CQL store vs counts topic"
+    );
+
+    // The aggregator's query API reads the same rows back over HTTP.
+    let stored = all_stored_counts(&store).await;
+    let ocean: Vec<serde_json::Value> = stored
+        .iter()
+        .filter(|c| c.topic == "ocean-spray")
+        .take(5000)
+        .map(|c| serde_json::to_value(c).unwrap())
+        .collect();
+    let from = ocean[0]["window_start"].as_str().unwrap().to_owned();
+    let page: serde_json::Value = reqwest::get(format!(
+        "http://{}/api/v1/topics/ocean-spray/counts?from={from}&to=2100-01-01T00:00:00Z&limit=5000",
+        ran.aggregator.ops
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(
+        page["counts"].as_array().unwrap(),
+        &ocean,
+        "query API vs store"
     );
 
     // And the alerts the detector gives on those counts, none missing, none extra.

@@ -129,19 +129,30 @@ async fn the_demo_spike_fires_and_resolves_everywhere() {
     }
 
     let http = reqwest::Client::new();
-    let metrics = http
-        .get(&metrics_url)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The receiver records a delivery before it answers, and the notifier counts it once
+    // the answer is back: poll the page until the second delivery is counted.
+    let delivered = r#"viral_notifications_total{notifier="webhook",result="ok"} 2"#;
+    let metrics = guard("the deliveries counted in /metrics", async {
+        loop {
+            let page = http
+                .get(&metrics_url)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if page.contains(delivered) {
+                return page;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    })
+    .await;
     assert!(
         metrics.contains(r#"viral_alerts_total{detector="threshold",status="firing"} 1"#),
         "{metrics}"
     );
-    assert!(metrics.contains(r#"viral_notifications_total{notifier="webhook",result="ok"} 2"#));
     assert!(metrics.contains("viral_windows_closed_total"));
     let base = metrics_url.trim_end_matches("/metrics");
     let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
@@ -154,6 +165,34 @@ async fn the_demo_spike_fires_and_resolves_everywhere() {
             .status(),
         200
     );
+
+    // The query API on the same port reads the same store.
+    let api = |path: String| {
+        let http = http.clone();
+        async move {
+            let r = http.get(format!("{base}{path}")).send().await.unwrap();
+            assert_eq!(r.status(), 200, "{path}");
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let topics = api("/api/v1/topics".into()).await;
+    assert_eq!(topics["topics"][0]["name"], "ocean-spray", "{topics}");
+    assert!(topics["topics"][0]["latest"]["count"].is_u64(), "{topics}");
+    let page = api("/api/v1/topics/ocean-spray/counts".into()).await;
+    let api_counts = page["counts"].as_array().unwrap();
+    assert!(!api_counts.is_empty(), "{page}");
+    let count_schema = Schema::load("window_count");
+    for c in api_counts {
+        count_schema.assert_valid(c);
+    }
+    let alerts = api("/api/v1/topics/ocean-spray/alerts".into()).await;
+    let statuses: Vec<&str> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["firing", "resolved"], "{alerts}");
 
     // SIGTERM: a clean, prompt, successful exit.
     let pid = child.id().unwrap().to_string();
@@ -177,7 +216,6 @@ async fn the_demo_spike_fires_and_resolves_everywhere() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let count_schema = Schema::load("window_count");
     let counts: Vec<Value> = String::from_utf8(out.stdout)
         .unwrap()
         .lines()

@@ -1,7 +1,8 @@
 //! The entry point the three service binaries share, so each `main.rs` stays one line.
 //!
 //! A service is one stage on the shared Kafka bus, with its ops server (`/metrics`,
-//! `/healthz`, `/readyz` following the broker) on `http.listen`. SIGTERM or Ctrl-C stops
+//! `/healthz`, `/readyz` following the broker and the store; on the aggregator also the
+//! query API, `/api/v1/…`) on `http.listen`. SIGTERM or Ctrl-C stops
 //! it cleanly: the stage commits what it has and the process exits within
 //! [`DRAIN`]; whatever it could not finish is redone by its successor from the last
 //! commit.
@@ -121,7 +122,25 @@ async fn run(
 ) -> Result<(), ServiceError> {
     let shutdown = viral_runtime::shutdown::on_signal();
     let (metrics, health) = (Metrics::new(), Health::new());
-    let router = viral_runtime::http::router(metrics.clone(), health.clone());
+    // The producer has no store; the others connect to theirs in the background.
+    let store = match role {
+        Role::Producer => None,
+        Role::Aggregator | Role::Alerter => {
+            let store = build::store(&config)?;
+            tokio::spawn(watch_store(store.clone(), health.clone(), shutdown.clone()));
+            Some(store)
+        }
+    };
+    let mut router = viral_runtime::http::router(metrics.clone(), health.clone());
+    if let (Role::Aggregator, Some(store)) = (role, &store) {
+        // The aggregator writes the counts, so it serves them: the query API.
+        router = router.merge(viral_api::router(viral_api::QueryState {
+            store: store.clone(),
+            topics: config.topics.iter().map(|t| t.name.clone()).collect(),
+            window_size: config.window.size,
+            clock: Arc::new(viral_runtime::clock::SystemClock),
+        }));
+    }
     let (addr, http) = viral_runtime::http::serve(&config.http.listen, router, shutdown.clone())
         .await
         .map_err(|e| {
@@ -133,7 +152,7 @@ async fn run(
     tokio::spawn(watch_bus(bus.clone(), health.clone(), shutdown.clone()));
     tracing::info!(service = name, ops = %format!("http://{addr}"), "started");
 
-    let stage = stage(role, &config, bus, metrics, health, shutdown.clone())?;
+    let stage = stage(role, &config, bus, store, metrics, health, shutdown.clone())?;
     let mut stage = tokio::spawn(stage);
     let result = tokio::select! {
         r = &mut stage => r,
@@ -165,10 +184,16 @@ fn stage(
     role: Role,
     config: &Config,
     bus: Arc<dyn Bus>,
+    store: Option<Arc<dyn Store>>,
     metrics: Metrics,
     health: Health,
     shutdown: CancellationToken,
 ) -> Result<StageFuture, ServiceError> {
+    let store = || {
+        store.clone().ok_or_else(|| {
+            ServiceError::Start(format!("the {role:?} stage was started without a store"))
+        })
+    };
     match role {
         Role::Producer => {
             let matcher = Arc::new(config.matcher().map_err(|e| build::BuildError {
@@ -193,8 +218,7 @@ fn stage(
             }))
         }
         Role::Aggregator => {
-            let store = build::store(config)?;
-            tokio::spawn(watch_store(store.clone(), health.clone(), shutdown.clone()));
+            let store = store()?;
             let agg = Aggregator::new(
                 bus,
                 store,
@@ -218,8 +242,7 @@ fn stage(
             }))
         }
         Role::Alerter => {
-            let store = build::store(config)?;
-            tokio::spawn(watch_store(store.clone(), health.clone(), shutdown.clone()));
+            let store = store()?;
             let judge = Judge::new(config.detectors.clone()).map_err(|e| build::BuildError {
                 key: "detectors",
                 problem: e,

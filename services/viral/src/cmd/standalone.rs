@@ -56,7 +56,15 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
     let judge = Judge::new(config.detectors.clone())
         .map_err(|e| anyhow::anyhow!("config key `detectors`: {e}"))?;
 
-    let router = viral_runtime::http::router(metrics.clone(), health.clone());
+    let router = viral_runtime::http::router(metrics.clone(), health.clone()).merge(
+        viral_api::router(viral_api::QueryState {
+            store: store.clone(),
+            topics: config.topics.iter().map(|t| t.name.clone()).collect(),
+            window_size: config.window.size,
+            // The demo's windows are in simulated time: "now" for default ranges too.
+            clock: clock.clone(),
+        }),
+    );
     let (addr, http) = viral_runtime::http::serve(&config.http.listen, router, shutdown.clone())
         .await
         .with_context(|| {

@@ -1,0 +1,80 @@
+//! The OpenAPI document, generated from the handlers' annotations so it cannot drift
+//! from the code. The message types live in the pure core crate, which knows nothing of
+//! HTTP; their schemas are described here, field for field (and checked against real
+//! responses in the tests).
+
+use utoipa::{OpenApi, ToSchema};
+
+use crate::handlers;
+use crate::params::ErrorBody;
+
+/// A sample post carried with an alert.
+#[derive(ToSchema)]
+#[schema(as = Sample)]
+#[allow(dead_code)]
+pub struct SampleDoc {
+    text: String,
+    url: Option<String>,
+}
+
+/// The count of one topic's mentions in one closed window `[window_start, window_end)`.
+#[derive(ToSchema)]
+#[schema(as = WindowCount)]
+#[allow(dead_code)]
+pub struct WindowCountDoc {
+    topic: String,
+    #[schema(format = DateTime)]
+    window_start: String,
+    #[schema(format = DateTime)]
+    window_end: String,
+    count: u64,
+}
+
+/// An incident notification (`firing` or `resolved`).
+#[derive(ToSchema)]
+#[schema(as = Alert)]
+#[allow(dead_code)]
+pub struct AlertDoc {
+    /// Stable per incident: the idempotency key.
+    id: String,
+    topic: String,
+    detector: String,
+    #[schema(pattern = "^(firing|resolved)$")]
+    status: String,
+    #[schema(format = DateTime)]
+    window_start: String,
+    #[schema(format = DateTime)]
+    window_end: String,
+    count: u64,
+    /// The detector's baseline, where it has one.
+    expected: Option<f64>,
+    score: f64,
+    #[schema(format = DateTime)]
+    started_at: String,
+    samples: Vec<SampleDoc>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "viral query API",
+        description = "Stored window counts and incidents of the tracked topics."
+    ),
+    paths(handlers::topics, handlers::counts, handlers::alerts),
+    components(schemas(
+        handlers::TopicsResponse,
+        handlers::TopicSummary,
+        handlers::CountsPage,
+        handlers::AlertsPage,
+        ErrorBody,
+        WindowCountDoc,
+        AlertDoc,
+        SampleDoc
+    ))
+)]
+struct ApiDoc;
+
+/// The document served at `/api/v1/openapi.json`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
