@@ -63,10 +63,22 @@ pub enum DetectorConfig {
         #[serde(default)]
         name: Option<String>,
     },
-    /// Learns each topic's level and rhythm (not available yet: rejected by validation).
+    /// Learns each topic's level and daily/weekly rhythm; no numbers needed.
     Adaptive {
+        /// `sensitive`, `balanced` (default) or `strict`.
         #[serde(default)]
         sensitivity: Option<String>,
+        #[serde(default)]
+        name: Option<String>,
+    },
+    /// A sudden rise against the last few windows, for topics with little history.
+    Burst {
+        /// How many times the recent average (default 4).
+        #[serde(default)]
+        factor: Option<f64>,
+        /// Below this count nothing is a burst (default 20).
+        #[serde(default)]
+        min_count: Option<u64>,
         #[serde(default)]
         name: Option<String>,
     },
@@ -77,13 +89,14 @@ impl DetectorConfig {
         match self {
             DetectorConfig::Threshold { .. } => "threshold",
             DetectorConfig::Adaptive { .. } => "adaptive",
+            DetectorConfig::Burst { .. } => "burst",
         }
     }
     pub fn name(&self) -> &str {
         match self {
-            DetectorConfig::Threshold { name, .. } | DetectorConfig::Adaptive { name, .. } => {
-                name.as_deref().unwrap_or(self.kind())
-            }
+            DetectorConfig::Threshold { name, .. }
+            | DetectorConfig::Adaptive { name, .. }
+            | DetectorConfig::Burst { name, .. } => name.as_deref().unwrap_or(self.kind()),
         }
     }
 }

@@ -170,10 +170,21 @@ fn detectors(c: &Config) -> Result<(), ConfigError> {
                     "must be at least 1 (0 would fire on silence)",
                 ));
             }
-            DetectorConfig::Adaptive { .. } => {
+            DetectorConfig::Adaptive {
+                sensitivity: Some(s),
+                ..
+            } if viral_core::Sensitivity::parse(s).is_none() => {
                 return Err(ConfigError::invalid(
-                    format!("{key}.kind"),
-                    "\"adaptive\" is not available in this build yet; use \"threshold\"",
+                    format!("{key}.sensitivity"),
+                    format!("{s:?}: use \"sensitive\", \"balanced\" or \"strict\""),
+                ));
+            }
+            DetectorConfig::Burst {
+                factor: Some(f), ..
+            } if !(f.is_finite() && *f > 1.0) => {
+                return Err(ConfigError::invalid(
+                    format!("{key}.factor"),
+                    "must be a number above 1 (how many times the recent average)",
                 ));
             }
             _ => {}

@@ -170,3 +170,22 @@ fn scylla_mistakes_name_their_key() {
         assert!(e.contains(key), "{line:?} should name {key:?}, got: {e}");
     }
 }
+
+#[test]
+fn adaptive_and_burst_detectors_load_and_their_mistakes_name_the_key() {
+    let c = load_str(&format!(
+        "{GOOD}\n[[detectors]]\nkind = \"adaptive\"\nsensitivity = \"strict\"\n\n\
+         [[detectors]]\nkind = \"burst\"\nfactor = 3.5\n"
+    ))
+    .unwrap();
+    let kinds: Vec<&str> = c.detectors.iter().map(|d| d.kind()).collect();
+    assert_eq!(kinds, ["threshold", "adaptive", "burst"]);
+    let e = err(&format!(
+        "{GOOD}\n[[detectors]]\nkind = \"adaptive\"\nsensitivity = \"paranoid\"\n"
+    ));
+    assert!(e.contains("detectors[1].sensitivity"), "{e}");
+    let e = err(&format!(
+        "{GOOD}\n[[detectors]]\nkind = \"burst\"\nfactor = 0.5\n"
+    ));
+    assert!(e.contains("detectors[1].factor"), "{e}");
+}

@@ -22,7 +22,10 @@ pub mod model;
 pub mod time;
 pub mod window;
 
-pub use detect::{Detector, IncidentTracker, ThresholdDetector, Verdict};
+pub use detect::{
+    AdaptiveDetector, BurstDetector, Detector, IncidentTracker, Sensitivity, ThresholdDetector,
+    Verdict,
+};
 pub use matcher::{TopicMatcher, TopicSpec};
 pub use model::{Alert, AlertStatus, Mention, Post, Sample, WindowCount};
 pub use window::{Outcome, WindowEngine, WindowSpec, WindowStats};

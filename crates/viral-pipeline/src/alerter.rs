@@ -13,7 +13,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use viral_bus::{Bus, BusError, Event, Progress, Record, Subscription, TopicNames};
 use viral_config::DetectorConfig;
-use viral_core::{Alert, Detector, IncidentTracker, ThresholdDetector, WindowCount};
+use viral_core::{
+    AdaptiveDetector, Alert, BurstDetector, Detector, IncidentTracker, Sensitivity,
+    ThresholdDetector, WindowCount,
+};
 use viral_notifiers::Notifier;
 use viral_runtime::metrics::{
     AlertLabel, Metrics, NotifierLabel, NotifyLabel, PartitionLabel, StageLabel, StoreLabel,
@@ -30,7 +33,22 @@ pub fn build_detector(cfg: &DetectorConfig) -> Result<Box<dyn Detector>, String>
         DetectorConfig::Threshold { threshold, .. } => {
             Ok(Box::new(ThresholdDetector::new(cfg.name(), *threshold)))
         }
-        DetectorConfig::Adaptive { .. } => Err("the adaptive detector is not available yet".into()),
+        DetectorConfig::Adaptive { sensitivity, .. } => {
+            let s = match sensitivity.as_deref() {
+                None => Sensitivity::default(),
+                Some(s) => Sensitivity::parse(s).ok_or_else(|| {
+                    format!("sensitivity {s:?}: use \"sensitive\", \"balanced\" or \"strict\"")
+                })?,
+            };
+            Ok(Box::new(AdaptiveDetector::new(cfg.name(), s)))
+        }
+        DetectorConfig::Burst {
+            factor, min_count, ..
+        } => Ok(Box::new(BurstDetector::new(
+            cfg.name(),
+            factor.unwrap_or(4.0),
+            min_count.unwrap_or(20),
+        ))),
     }
 }
 

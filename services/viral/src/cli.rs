@@ -1,5 +1,5 @@
 //! Flags of every subcommand (DESIGN.md pins `replay`, `standalone`, `counts`, `backtest`;
-//! `migrate` is ours).
+//! `migrate` and `generate` are ours).
 
 use std::path::PathBuf;
 
@@ -34,6 +34,19 @@ pub enum Command {
         /// Window counts, one JSON object per line; `-` for stdout.
         #[arg(long)]
         output: String,
+    },
+    /// Run the configured detectors over recorded window counts (JSONL) and write the
+    /// alerts they would have sent, `firing` and `resolved`, one JSON object per line.
+    Backtest {
+        #[arg(long, env = "VIRAL_CONFIG")]
+        config: PathBuf,
+        /// Window counts, one JSON object per line (`viral replay` output, `viral
+        /// counts` output, the counts topic); `-` for stdin.
+        #[arg(long)]
+        counts: String,
+        /// Where to write the alerts; stdout when absent or `-`.
+        #[arg(long)]
+        output: Option<String>,
     },
     /// Print stored window counts of a topic, one JSON object per line.
     Counts {

@@ -126,6 +126,7 @@ mod tests {
             anomalous: false,
             score: 0.1,
             expected: None,
+            warming_up: false,
         };
         let a = inc.observe("d", &window(5, 1), v).unwrap();
         assert_eq!((a.id.as_str(), a.status), ("x", AlertStatus::Resolved));

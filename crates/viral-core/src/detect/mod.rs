@@ -4,9 +4,15 @@
 //! from each. An [`IncidentTracker`] turns its verdicts into at most one `firing` and one
 //! `resolved` alert per episode, so overlapping hopping windows make one incident.
 
+mod adaptive;
+mod burst;
 mod incident;
+#[cfg(test)]
+mod tests;
 mod threshold;
 
+pub use adaptive::{AdaptiveDetector, Sensitivity};
+pub use burst::BurstDetector;
 pub use incident::IncidentTracker;
 pub use threshold::ThresholdDetector;
 
@@ -21,6 +27,9 @@ pub struct Verdict {
     pub score: f64,
     /// The detector's baseline for this window, where it has one.
     pub expected: Option<f64>,
+    /// The detector has too little history for its real rule and applied its stated
+    /// cold-start rule instead.
+    pub warming_up: bool,
 }
 
 /// Judges the closed windows of one topic, in window order.

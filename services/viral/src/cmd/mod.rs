@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod backtest;
 mod counts;
 mod generate;
 mod migrate;
@@ -54,6 +55,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
         } => counts::run(&config, topic, from.as_deref(), to.as_deref(), limit),
         Command::Migrate { config, print } => migrate::run(&config, print),
+        Command::Backtest {
+            config,
+            counts,
+            output,
+        } => backtest::run(&config, &counts, output.as_deref()),
         Command::Generate {
             config,
             output,
