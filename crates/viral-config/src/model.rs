@@ -281,6 +281,8 @@ pub struct NotifiersConfig {
     pub stdout: bool,
     #[serde(default)]
     pub webhook: Option<viral_notifiers::webhook::WebhookConfig>,
+    #[serde(default)]
+    pub email: Option<viral_notifiers::email::EmailConfig>,
 }
 
 impl Default for NotifiersConfig {
@@ -288,6 +290,7 @@ impl Default for NotifiersConfig {
         Self {
             stdout: true,
             webhook: None,
+            email: None,
         }
     }
 }

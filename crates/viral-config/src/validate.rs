@@ -96,6 +96,12 @@ pub(crate) fn validate(c: &Config) -> Result<(), ConfigError> {
         w.validate()
             .map_err(|e| ConfigError::invalid("notifiers.webhook", e))?;
     }
+    section(
+        "notifiers.email",
+        "smtp_host",
+        false,
+        c.notifiers.email.as_ref().map(|e| e.validate()),
+    )?;
     if let Some(s) = &c.sources.synthetic {
         s.validate()
             .map_err(|e| ConfigError::invalid("sources.synthetic", e))?;

@@ -189,3 +189,19 @@ fn adaptive_and_burst_detectors_load_and_their_mistakes_name_the_key() {
     ));
     assert!(e.contains("detectors[1].factor"), "{e}");
 }
+
+#[test]
+fn the_email_notifier_loads_and_a_bad_address_names_its_key() {
+    let c = load_str(&format!(
+        "{GOOD}\n[notifiers.email]\nsmtp_host = \"smtp.example.com\"\n\
+         from = \"viral <alerts@example.com>\"\nto = [\"comms@example.com\"]\n"
+    ))
+    .unwrap();
+    let e = c.notifiers.email.unwrap();
+    assert_eq!(e.port(), 587, "STARTTLS by default");
+    let e = err(&format!(
+        "{GOOD}\n[notifiers.email]\nsmtp_host = \"smtp.example.com\"\n\
+         from = \"nobody\"\nto = [\"comms@example.com\"]\n"
+    ));
+    assert!(e.contains("notifiers.email.from"), "{e}");
+}

@@ -8,7 +8,11 @@
 //!   `tests.rs`).
 //! - [`stdout`]: one JSON line per alert, for terminals, pipes and container logs.
 //! - [`webhook`]: an HTTP POST signed per Standard Webhooks, retried with backoff.
+//! - [`email`]: SMTP (lettre), a plain-text and an HTML part, retried with backoff.
+//! - `retry`: the retry loop the remote notifiers share.
 
+pub mod email;
+mod retry;
 pub mod stdout;
 pub mod webhook;
 
@@ -26,6 +30,10 @@ pub enum NotifyError {
     /// 408 and 429, or a redirect); nothing was retried.
     #[error("the receiver rejected the alert with HTTP {status}")]
     Rejected { status: u16 },
+    /// The receiver refused the alert for good (an SMTP 5xx, a TLS requirement the server
+    /// cannot meet); nothing was retried.
+    #[error("the receiver refused the alert: {0}")]
+    Refused(String),
     /// Every attempt failed with a retryable error until the retry budget ran out.
     #[error("gave up after {attempts} attempts: {last_error}")]
     GaveUp { attempts: u32, last_error: String },

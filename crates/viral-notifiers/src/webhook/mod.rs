@@ -18,17 +18,14 @@ pub use config::WebhookConfig;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use backon::{BackoffBuilder, ExponentialBuilder};
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
-use tokio::time::Instant;
 use viral_core::Alert;
 
+use crate::retry::{self, Failure};
 use crate::{Notifier, NotifyError};
 
-/// Backoff stops growing here, so a long `max_retry_time` still retries now and then.
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
 const DEFAULT_INITIAL_BACKOFF: Duration = Duration::from_secs(1);
 
 pub struct WebhookNotifier {
@@ -37,17 +34,6 @@ pub struct WebhookNotifier {
     /// Signing key, decoded from the `whsec_` secret. Deliberately not `Debug`.
     key: Option<Vec<u8>>,
     initial_backoff: Duration,
-}
-
-/// Why one attempt failed.
-enum Failure {
-    /// The receiver answered with a status that sending again cannot change.
-    Rejected(u16),
-    /// Worth another attempt: network trouble, timeouts, 408, 429, 5xx.
-    Retryable {
-        retry_after: Option<Duration>,
-        message: String,
-    },
 }
 
 impl WebhookNotifier {
@@ -124,7 +110,7 @@ impl WebhookNotifier {
         }
         let code = status.as_u16();
         if !(code == 408 || code == 429 || status.is_server_error()) {
-            return Err(Failure::Rejected(code));
+            return Err(Failure::Final(NotifyError::Rejected { status: code }));
         }
         // Only the delay-seconds form; an HTTP-date falls back to our own backoff.
         let retry_after = resp
@@ -149,49 +135,8 @@ impl Notifier for WebhookNotifier {
     async fn notify(&self, alert: &Alert) -> Result<(), NotifyError> {
         let body = serde_json::to_vec(alert)?;
         let id = format!("{}:{}", alert.id, alert.status.as_str());
-        // None only if max_retry_time is too large to add to now: then there is no limit.
-        let deadline = Instant::now().checked_add(self.config.max_retry_time);
-        let mut backoff = ExponentialBuilder::default()
-            .with_min_delay(self.initial_backoff)
-            .with_max_delay(MAX_BACKOFF)
-            .with_jitter()
-            .without_max_times()
-            .build();
-        let mut attempts: u32 = 0;
-        loop {
-            attempts = attempts.saturating_add(1);
-            let (retry_after, message) = match self.attempt(&id, &body).await {
-                Ok(()) => {
-                    tracing::debug!(webhook_id = %id, attempts, "webhook delivered");
-                    return Ok(());
-                }
-                Err(Failure::Rejected(status)) => {
-                    tracing::warn!(webhook_id = %id, status, "webhook receiver rejected the alert");
-                    return Err(NotifyError::Rejected { status });
-                }
-                Err(Failure::Retryable {
-                    retry_after,
-                    message,
-                }) => (retry_after, message),
-            };
-            // The receiver knows its own load best, so its Retry-After wins over our guess.
-            let wait = retry_after.unwrap_or_else(|| backoff.next().unwrap_or(MAX_BACKOFF));
-            // Waiting past the deadline only to give up later would hold the alerter back.
-            let out_of_time = deadline.is_some_and(|d| {
-                Instant::now()
-                    .checked_add(wait)
-                    .is_none_or(|resume| resume > d)
-            });
-            if out_of_time {
-                tracing::warn!(webhook_id = %id, attempts, error = %message, "webhook delivery given up");
-                return Err(NotifyError::GaveUp {
-                    attempts,
-                    last_error: message,
-                });
-            }
-            tracing::warn!(webhook_id = %id, attempts, error = %message, retry_in = ?wait, "webhook delivery failed; retrying");
-            tokio::time::sleep(wait).await;
-        }
+        let (budget, first) = (self.config.max_retry_time, self.initial_backoff);
+        retry::deliver("webhook", &id, budget, first, || self.attempt(&id, &body)).await
     }
 }
 

@@ -84,6 +84,11 @@ pub fn notifiers(config: &Config) -> Result<Vec<Arc<dyn Notifier>>, BuildError> 
             .map_err(|e| err("notifiers.webhook", e))?;
         out.push(Arc::new(n));
     }
+    if let Some(e) = &config.notifiers.email {
+        let n = viral_notifiers::email::EmailNotifier::new(e.clone())
+            .map_err(|e| err("notifiers.email", e))?;
+        out.push(Arc::new(n));
+    }
     Ok(out)
 }
 
