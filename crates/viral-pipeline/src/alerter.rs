@@ -1,7 +1,8 @@
 //! Alerter stage: every closed window is judged by each configured detector; incidents
 //! turn verdicts into one `firing` and one `resolved` alert; alerts are stored and handed
 //! to every notifier. Each notifier has its own queue and task, so a slow webhook neither
-//! delays stdout nor reorders one notifier's alerts.
+//! delays stdout nor reorders one notifier's alerts. After a restart, each topic's stored
+//! history is replayed into the detectors before its first new window is judged.
 
 use std::collections::BTreeMap;
 use std::collections::HashMap;
@@ -21,11 +22,15 @@ use viral_notifiers::Notifier;
 use viral_runtime::metrics::{
     AlertLabel, Metrics, NotifierLabel, NotifyLabel, PartitionLabel, StageLabel, StoreLabel,
 };
-use viral_store::Store;
+use viral_store::{CountsQuery, Order, Store};
 
 use crate::deadletter;
 
 const STAGE: &str = "alerter";
+/// How much stored history a restarted alerter replays into its detectors: four weeks
+/// (the weekly rhythm, four times over), at most this many windows.
+const WARM_UP_DAYS: i64 = 28;
+const WARM_UP_WINDOWS: usize = 20_000;
 
 /// Build the detector a config entry describes (one instance per topic: detectors learn).
 pub fn build_detector(cfg: &DetectorConfig) -> Result<Box<dyn Detector>, String> {
@@ -81,6 +86,19 @@ impl Judge {
             configs,
             topics: HashMap::new(),
         })
+    }
+
+    /// Whether `topic` has been judged (or warmed up) by this judge.
+    pub fn knows(&self, topic: &str) -> bool {
+        self.topics.contains_key(topic)
+    }
+
+    /// Feed an already-judged window silently: detectors learn from it and incidents
+    /// follow it, as when it was first judged, but nothing is returned. Replaying a
+    /// topic's stored history this way after a restart rebuilds exactly the state an
+    /// uninterrupted judge would have (detectors and incidents are deterministic).
+    pub fn warm(&mut self, window: &WindowCount) {
+        let _ = self.observe(window);
     }
 
     /// Judge one closed window; returns the alerts it causes, in detector order (none for
@@ -258,6 +276,9 @@ impl Alerter {
                     continue;
                 }
             };
+            if !self.judge.knows(&window.topic) {
+                self.warm_up(&window).await;
+            }
             for alert in self.judge.observe(&window) {
                 self.metrics
                     .alerts
@@ -283,6 +304,40 @@ impl Alerter {
                 .processing_seconds
                 .get_or_create(&stage)
                 .observe(started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+impl Alerter {
+    /// The first window of a topic since this process started: replay the topic's stored
+    /// history before it into the judge, so a restarted alerter judges with the baseline
+    /// and open incidents it had, not from a cold start. Everything before this window
+    /// was judged before the last commit (the bus re-delivers everything after it), so
+    /// nothing is skipped and nothing judged twice. A store that cannot answer leaves
+    /// the topic cold, logged: better late baselines than no alerts.
+    async fn warm_up(&mut self, first: &WindowCount) {
+        let size = (first.window_end - first.window_start)
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        let query = CountsQuery {
+            topic: first.topic.clone(),
+            window_size: size,
+            from: Some(first.window_start - chrono::Duration::days(WARM_UP_DAYS)),
+            to: Some(first.window_start),
+            limit: WARM_UP_WINDOWS,
+            order: Order::NewestFirst,
+        };
+        match self.store.counts(&query).await {
+            Ok(mut history) => {
+                history.reverse();
+                for w in &history {
+                    self.judge.warm(w);
+                }
+                tracing::info!(topic = %first.topic, windows = history.len(), "detectors warmed up from the store");
+            }
+            Err(e) => {
+                tracing::warn!(topic = %first.topic, error = %e, "cannot read history; detectors start cold")
+            }
         }
     }
 }
