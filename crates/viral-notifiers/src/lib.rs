@@ -9,9 +9,11 @@
 //! - [`stdout`]: one JSON line per alert, for terminals, pipes and container logs.
 //! - [`webhook`]: an HTTP POST signed per Standard Webhooks, retried with backoff.
 //! - [`email`]: SMTP (lettre), a plain-text and an HTML part, retried with backoff.
+//! - `render`: the words of an alert for people (e-mail, Slack), written once.
 //! - `retry`: the retry loop the remote notifiers share.
 
 pub mod email;
+mod render;
 mod retry;
 pub mod stdout;
 pub mod webhook;

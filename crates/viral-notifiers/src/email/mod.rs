@@ -6,7 +6,6 @@
 //! twice (a retry after a lost reply) can tell.
 
 mod config;
-mod render;
 #[cfg(test)]
 mod tests;
 
@@ -21,6 +20,7 @@ use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use viral_core::Alert;
 
+use crate::render;
 use crate::retry::{self, Failure};
 use crate::{Notifier, NotifyError};
 

@@ -20,6 +20,18 @@ pub struct WebhookConfig {
     /// (`whsec_…`). The secret itself never goes in the file.
     #[serde(default)]
     pub secret_env: Option<String>,
+    /// `standard`: the Alert as JSON (for programs). `slack`: a Slack incoming-webhook
+    /// message (`text` and Block Kit `blocks`), which Mattermost and others accept too.
+    #[serde(default)]
+    pub format: WebhookFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    #[default]
+    Standard,
+    Slack,
 }
 
 fn default_timeout() -> Duration {

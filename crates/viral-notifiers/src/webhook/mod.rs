@@ -13,7 +13,7 @@ mod config;
 #[cfg(test)]
 mod tests;
 
-pub use config::WebhookConfig;
+pub use config::{WebhookConfig, WebhookFormat};
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -23,6 +23,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use viral_core::Alert;
 
+use crate::render;
 use crate::retry::{self, Failure};
 use crate::{Notifier, NotifyError};
 
@@ -133,7 +134,10 @@ impl Notifier for WebhookNotifier {
     }
 
     async fn notify(&self, alert: &Alert) -> Result<(), NotifyError> {
-        let body = serde_json::to_vec(alert)?;
+        let body = match self.config.format {
+            WebhookFormat::Standard => serde_json::to_vec(alert)?,
+            WebhookFormat::Slack => serde_json::to_vec(&render::slack("[viral]", alert))?,
+        };
         let id = format!("{}:{}", alert.id, alert.status.as_str());
         let (budget, first) = (self.config.max_retry_time, self.initial_backoff);
         retry::deliver("webhook", &id, budget, first, || self.attempt(&id, &body)).await

@@ -95,6 +95,7 @@ fn config(url: &str) -> WebhookConfig {
         timeout: Duration::from_secs(5),
         max_retry_time: Duration::from_secs(30),
         secret_env: None,
+        format: WebhookFormat::Standard,
     }
 }
 
@@ -395,4 +396,44 @@ fn config_defaults_durations_and_rejects_unknown_keys() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("unknown field"), "{err}");
+}
+
+#[tokio::test]
+async fn the_slack_format_posts_text_and_blocks_a_person_can_read() {
+    let mut s = server(vec![]).await;
+    let n = WebhookNotifier::new(WebhookConfig {
+        format: WebhookFormat::Slack,
+        ..config(&s.url)
+    })
+    .unwrap();
+    let mut a = alert(AlertStatus::Firing);
+    a.samples = vec![viral_core::Sample {
+        text: "<b>Ocean</b> & spray".into(),
+        url: Some("https://bsky.app/p/1".into()),
+    }];
+    n.notify(&a).await.unwrap();
+    let (headers, body) = s.received().pop().unwrap();
+    // Still a Standard Webhooks delivery (id header), with a Slack body.
+    assert_eq!(
+        header(&headers, "webhook-id"),
+        "ocean-spray:threshold:2020-09-25T18:00:00Z:firing"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let text = v["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("[viral] ocean-spray is spiking: "),
+        "{text}"
+    );
+    let blocks = v["blocks"].as_array().unwrap();
+    assert_eq!(blocks[0]["type"], "section");
+    let fields = blocks[1]["fields"].as_array().unwrap();
+    assert!(fields.len() <= 10);
+    assert!(fields
+        .iter()
+        .any(|f| f["text"].as_str().unwrap().starts_with("*Mentions*")));
+    let samples = blocks.last().unwrap()["text"]["text"].as_str().unwrap();
+    assert_eq!(
+        samples,
+        "• &lt;b&gt;Ocean&lt;/b&gt; &amp; spray <https://bsky.app/p/1|open>"
+    );
 }

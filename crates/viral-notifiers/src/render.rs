@@ -1,6 +1,7 @@
-//! What the e-mail says. Written for the person who gets it on a phone: the subject
-//! alone tells what and how much; the body adds when, against what baseline, which rule,
-//! and the posts themselves, so nobody has to open a dashboard to know why.
+//! What an alert says to a person, by e-mail or in Slack. Written for someone reading it
+//! on a phone: the first line alone tells what and how much; the rest adds when, against
+//! what baseline, which rule, and the posts themselves, so nobody has to open a dashboard
+//! to know why.
 
 use viral_core::time::format_rfc3339;
 use viral_core::{Alert, AlertStatus};
@@ -153,4 +154,42 @@ pub fn html(a: &Alert) -> String {
             .map(|e| format!(" (usually ~{e})"))
             .unwrap_or_default(),
     )
+}
+
+/// Slack's mrkdwn treats `&`, `<` and `>` as markup.
+fn slack_esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// A Slack incoming-webhook message: `text` (the notification line, and what clients
+/// without blocks show) and Block Kit `blocks` with the facts and the sample posts.
+pub fn slack(prefix: &str, a: &Alert) -> serde_json::Value {
+    let title = subject(prefix, a);
+    let fields: Vec<serde_json::Value> = facts(a)
+        .into_iter()
+        .map(|(label, value)| {
+            serde_json::json!({"type": "mrkdwn", "text": format!("*{label}*\n{}", slack_esc(&value))})
+        })
+        .collect();
+    let mut blocks = vec![
+        serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("*{}*", slack_esc(&title))}}),
+    ];
+    // Slack allows at most 10 fields per section.
+    for chunk in fields.chunks(10) {
+        blocks.push(serde_json::json!({"type": "section", "fields": chunk}));
+    }
+    if !a.samples.is_empty() {
+        let lines: Vec<String> = a
+            .samples
+            .iter()
+            .map(|s| match &s.url {
+                Some(url) => format!("• {} <{}|open>", slack_esc(&s.text), slack_esc(url)),
+                None => format!("• {}", slack_esc(&s.text)),
+            })
+            .collect();
+        blocks.push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}}));
+    }
+    serde_json::json!({"text": title, "blocks": blocks})
 }
