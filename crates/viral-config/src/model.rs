@@ -283,6 +283,22 @@ pub struct NotifiersConfig {
     pub webhook: Option<viral_notifiers::webhook::WebhookConfig>,
     #[serde(default)]
     pub email: Option<viral_notifiers::email::EmailConfig>,
+    /// After a topic's detector fires, its next incidents within this time are stored but
+    /// not notified (a flapping topic tells people once). `0s` turns it off.
+    #[serde(default = "default_cooldown", with = "humantime_serde")]
+    pub cooldown: Duration,
+    /// At most this many new incidents notified per hour, all topics together (a mass
+    /// event cannot flood anyone); `0` = no limit.
+    #[serde(default = "default_max_per_hour")]
+    pub max_per_hour: usize,
+}
+
+fn default_cooldown() -> Duration {
+    Duration::from_secs(30 * 60)
+}
+
+fn default_max_per_hour() -> usize {
+    100
 }
 
 impl Default for NotifiersConfig {
@@ -291,6 +307,8 @@ impl Default for NotifiersConfig {
             stdout: true,
             webhook: None,
             email: None,
+            cooldown: default_cooldown(),
+            max_per_hour: default_max_per_hour(),
         }
     }
 }

@@ -20,11 +20,13 @@ use viral_core::{
 };
 use viral_notifiers::Notifier;
 use viral_runtime::metrics::{
-    AlertLabel, Metrics, NotifierLabel, NotifyLabel, PartitionLabel, StageLabel, StoreLabel,
+    AlertLabel, HeldLabel, Metrics, NotifierLabel, NotifyLabel, PartitionLabel, StageLabel,
+    StoreLabel,
 };
 use viral_store::{CountsQuery, Order, Store};
 
 use crate::deadletter;
+use crate::throttle::Throttle;
 
 const STAGE: &str = "alerter";
 /// How much stored history a restarted alerter replays into its detectors: four weeks
@@ -144,6 +146,7 @@ pub struct Alerter {
     group: String,
     /// How often consumed offsets (and dead letters) are committed.
     commit_interval: Duration,
+    throttle: Throttle,
 }
 
 impl Alerter {
@@ -163,7 +166,15 @@ impl Alerter {
             topics: TopicNames::default(),
             group: crate::groups::ALERTER.into(),
             commit_interval: Duration::from_secs(1),
+            throttle: Throttle::new(Duration::ZERO, 0),
         }
+    }
+
+    /// Hold back notifications per `[notifiers] cooldown` and `max_per_hour` (default:
+    /// notify every alert).
+    pub fn with_throttle(mut self, throttle: Throttle) -> Self {
+        self.throttle = throttle;
+        self
     }
 
     pub fn with_topics(mut self, topics: TopicNames) -> Self {
@@ -292,6 +303,14 @@ impl Alerter {
                     // window, so a successor judges it again and stores its alert.
                     done.insert(msg.partition, msg.offset);
                     return commit(&mut *sub, &mut done, &mut letters).await;
+                }
+                if let Err(held) = self.throttle.admit(&alert) {
+                    tracing::info!(id = %alert.id, topic = %alert.topic, status = alert.status.as_str(), reason = held.as_str(), "alert stored, not notified");
+                    let label = HeldLabel {
+                        reason: held.as_str(),
+                    };
+                    self.metrics.notifications_held.get_or_create(&label).inc();
+                    continue;
                 }
                 tracing::info!(id = %alert.id, topic = %alert.topic, status = alert.status.as_str(), count = alert.count, "alert");
                 for q in queues {

@@ -8,6 +8,7 @@
 //! - [`aggregator`]: mentions → windows (the core engine) → counts on the bus and in the
 //!   store; idle watermark advance.
 //! - [`alerter`]: counts → detectors → incidents → store and notifiers.
+//! - [`throttle`]: the cooldown and hourly limit between incidents and notifiers.
 //! - [`deadletter`]: what every consumer does with a message it cannot use.
 //! - [`service`]: the shared entry point of the service binaries.
 
@@ -16,6 +17,7 @@ pub mod alerter;
 pub mod deadletter;
 pub mod producer;
 pub mod service;
+pub mod throttle;
 
 /// Consumer group names on the bus.
 pub mod groups {

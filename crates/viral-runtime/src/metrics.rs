@@ -59,6 +59,11 @@ pub struct NotifyLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HeldLabel {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PartitionLabel {
     pub stage: &'static str,
     pub partition: i32,
@@ -96,6 +101,7 @@ pub struct Metrics {
     pub store_operations: Family<StoreLabel, Counter>,
     pub alerts: Family<AlertLabel, Counter>,
     pub notifications: Family<NotifyLabel, Counter>,
+    pub notifications_held: Family<HeldLabel, Counter>,
     pub notification_seconds: HistogramFamily<NotifierLabel>,
     pub consumer_lag: Family<PartitionLabel, Gauge>,
     pub commits: Family<CommitLabel, Counter>,
@@ -128,6 +134,7 @@ impl Metrics {
             store_operations: Family::default(),
             alerts: Family::default(),
             notifications: Family::default(),
+            notifications_held: Family::default(),
             notification_seconds: Family::new_with_constructor(latency_histogram),
             consumer_lag: Family::default(),
             commits: Family::default(),
@@ -207,6 +214,11 @@ impl Metrics {
             "notifications",
             "Notification deliveries, by notifier and result",
             m.notifications.clone(),
+        );
+        r.register(
+            "notifications_held",
+            "Alerts stored but not notified, by reason (cooldown, rate_limit)",
+            m.notifications_held.clone(),
         );
         r.register(
             "notification_seconds",

@@ -37,8 +37,13 @@ spike_after = "30h"
 "#;
 
 fn viral(args: &[&str]) -> (String, String) {
+    viral_env(args, &[])
+}
+
+fn viral_env(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_viral"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -141,4 +146,29 @@ fn the_demo_spike_is_found_by_every_detector_and_file_order_does_not_matter() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(again, alerts);
+
+    // With at most one new incident notified per hour, the three detectors' incidents on
+    // the same spike become one notification — and its resolution.
+    let (limited, stderr) = viral_env(
+        &[
+            "backtest",
+            "--config",
+            &path("viral.toml"),
+            "--counts",
+            &path("counts.jsonl"),
+        ],
+        &[("VIRAL__NOTIFIERS__MAX_PER_HOUR", "1")],
+    );
+    let limited: Vec<Value> = limited
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let statuses: Vec<&str> = limited
+        .iter()
+        .map(|a| a["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["firing", "resolved"], "{limited:?}");
+    assert_eq!(limited[0]["id"], limited[1]["id"]);
+    let summary: Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["held"], alerts.len() - 2);
 }

@@ -250,7 +250,11 @@ fn stage(
             let alerter = Alerter::new(bus, store, build::notifiers(config)?, metrics, judge)
                 .with_topics(config.bus.topics.clone())
                 .with_group(config.bus.group("alerter"))
-                .with_commit_interval(config.aggregator.commit_interval);
+                .with_commit_interval(config.aggregator.commit_interval)
+                .with_throttle(crate::throttle::Throttle::new(
+                    config.notifiers.cooldown,
+                    config.notifiers.max_per_hour,
+                ));
             Ok(Box::pin(async move {
                 alerter.run(shutdown).await.map_err(|e| e.to_string())
             }))

@@ -1,6 +1,7 @@
 //! `viral backtest`: the configured detectors over recorded window counts, printing the
-//! notifications they would have sent — how users choose detectors and sensitivities on
-//! their own history before trusting them with a pager.
+//! notifications they would have sent (after the `[notifiers]` cooldown and hourly
+//! limit) — how users choose detectors and sensitivities on their own history before
+//! trusting them with a pager.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -11,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use viral_core::{Alert, WindowCount};
 use viral_pipeline::alerter::Judge;
+use viral_pipeline::throttle::Throttle;
 
 pub fn run(config: &Path, counts: &str, output: Option<&str>) -> anyhow::Result<ExitCode> {
     let config = viral_config::load(Some(config))?;
@@ -56,6 +58,15 @@ pub fn run(config: &Path, counts: &str, output: Option<&str>) -> anyhow::Result<
     }
     // Time order across topics; within a window, the detectors' order (stable sort).
     alerts.sort_by(|a, b| (a.window_start, &a.topic).cmp(&(b.window_start, &b.topic)));
+    let incidents = alerts
+        .iter()
+        .filter(|a| a.status == viral_core::AlertStatus::Firing)
+        .count();
+    // What the alerter would have sent: the same cooldown and hourly limit.
+    let mut throttle = Throttle::new(config.notifiers.cooldown, config.notifiers.max_per_hour);
+    let before = alerts.len();
+    alerts.retain(|a| throttle.admit(a).is_ok());
+    let held = before - alerts.len();
 
     let mut out: Box<dyn Write> = match output {
         None | Some("-") => Box::new(BufWriter::new(io::stdout().lock())),
@@ -68,18 +79,15 @@ pub fn run(config: &Path, counts: &str, output: Option<&str>) -> anyhow::Result<
         out.write_all(b"\n")?;
     }
     out.flush()?;
-    let firing = alerts
-        .iter()
-        .filter(|a| a.status == viral_core::AlertStatus::Firing)
-        .count();
     eprintln!(
         "{}",
         serde_json::json!({
             "windows": windows,
             "topics": by_topic.len(),
             "invalid": invalid,
-            "incidents": firing,
+            "incidents": incidents,
             "alerts": alerts.len(),
+            "held": held,
         })
     );
     Ok(ExitCode::SUCCESS)

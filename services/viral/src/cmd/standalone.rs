@@ -100,7 +100,11 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
         judge,
     )
     .with_topics(config.bus.topics.clone())
-    .with_group(config.bus.group("alerter"));
+    .with_group(config.bus.group("alerter"))
+    .with_throttle(viral_pipeline::throttle::Throttle::new(
+        config.notifiers.cooldown,
+        config.notifiers.max_per_hour,
+    ));
     let stop = shutdown.clone();
     tasks.spawn(async move { Ok(alerter.run(stop).await?) });
 
