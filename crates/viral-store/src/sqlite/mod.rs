@@ -80,20 +80,39 @@ impl SqliteStore {
         // Another process (e.g. `viral counts` next to `viral standalone`) may hold the
         // write lock briefly; wait for it instead of failing at once.
         conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
-        // In-memory databases answer "memory"; either way the pragma is harmless.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(backend)?;
-        // With WAL, NORMAL survives a killed process (the crash the design demands we
-        // tolerate); only an OS crash or power loss can drop the last commits, never
-        // consistency, and it saves an fsync per batch.
-        conn.execute_batch("PRAGMA synchronous = NORMAL;")
-            .map_err(backend)?;
-        conn.execute_batch(SCHEMA).map_err(backend)?;
+        // Two processes opening a new file at once (the aggregator and alerter of one
+        // deployment) both try to switch it to WAL and create the tables; SQLite answers
+        // one of them "database is locked" at once, without waiting (waiting could
+        // deadlock). Every step is idempotent, so the loser simply tries again.
+        let mut attempts = 0;
+        let mode = loop {
+            match Self::prepare_file(&conn) {
+                Ok(mode) => break mode,
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && attempts < 100 =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => return Err(backend(e)),
+            }
+        };
         let store = Self {
             conn: Arc::new(Mutex::new(conn)),
         };
         Ok((store, mode))
+    }
+
+    /// WAL mode and the tables; returns the journal mode SQLite granted.
+    fn prepare_file(conn: &Connection) -> Result<String, rusqlite::Error> {
+        // In-memory databases answer "memory"; either way the pragma is harmless.
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        // With WAL, NORMAL survives a killed process (the crash the design demands we
+        // tolerate); only an OS crash or power loss can drop the last commits, never
+        // consistency, and it saves an fsync per batch.
+        conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(mode)
     }
 
     async fn with<T: Send + 'static>(
