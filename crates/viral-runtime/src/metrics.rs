@@ -102,6 +102,7 @@ pub struct Metrics {
     pub alerts: Family<AlertLabel, Counter>,
     pub notifications: Family<NotifyLabel, Counter>,
     pub notifications_held: Family<HeldLabel, Counter>,
+    pub notifications_resumed: Family<NotifierLabel, Counter>,
     pub notification_seconds: HistogramFamily<NotifierLabel>,
     pub consumer_lag: Family<PartitionLabel, Gauge>,
     pub commits: Family<CommitLabel, Counter>,
@@ -135,6 +136,7 @@ impl Metrics {
             alerts: Family::default(),
             notifications: Family::default(),
             notifications_held: Family::default(),
+            notifications_resumed: Family::default(),
             notification_seconds: Family::new_with_constructor(latency_histogram),
             consumer_lag: Family::default(),
             commits: Family::default(),
@@ -219,6 +221,11 @@ impl Metrics {
             "notifications_held",
             "Alerts stored but not notified, by reason (cooldown, rate_limit)",
             m.notifications_held.clone(),
+        );
+        r.register(
+            "notifications_resumed",
+            "Notifications found undelivered at start-up (the alerter stopped before its notifier finished) and sent again",
+            m.notifications_resumed.clone(),
         );
         r.register(
             "notification_seconds",

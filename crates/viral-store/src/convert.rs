@@ -30,3 +30,13 @@ pub(crate) fn count_to_i64(count: u64) -> Result<i64, StoreError> {
 pub(crate) fn count_from_i64(count: i64) -> Result<u64, StoreError> {
     u64::try_from(count).map_err(|_| StoreError::Corrupt(format!("negative count {count}")))
 }
+
+/// A delivery state as the stores keep it: a small JSON document.
+pub(crate) fn delivery_to_text(d: &crate::Delivery) -> Result<String, StoreError> {
+    serde_json::to_string(d).map_err(|e| StoreError::OutOfRange(format!("delivery state: {e}")))
+}
+
+pub(crate) fn delivery_from_text(text: &str) -> Result<crate::Delivery, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("delivery state {text:?}: {e}")))
+}

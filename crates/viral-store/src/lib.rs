@@ -8,6 +8,8 @@
 //!   implements. Writes are idempotent upserts — counts keyed by (topic, window size,
 //!   window start), alerts by (id, status), never counters — so a retry, or a replay after
 //!   a crash, rewrites the same row instead of counting twice.
+//! - [`Delivery`], [`AlertDeliveries`]: what became of each alert at each notifier, kept
+//!   with the alert so a restarted alerter neither repeats nor loses a notification.
 //! - [`sqlite`]: an embedded file store for `viral standalone` and small installs.
 //! - [`scylla`]: ScyllaDB or Apache Cassandra over CQL, for deployments.
 //! - [`testkit`] (feature `testkit`): the one test suite every store must pass, run by
@@ -19,10 +21,12 @@ pub mod sqlite;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 use viral_core::{Alert, WindowCount};
 
@@ -74,6 +78,37 @@ pub struct AlertsQuery {
     pub order: Order,
 }
 
+/// What became of one alert at one notifier. Stored as one small JSON document per
+/// (alert, notifier), so a new state needs no schema change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Delivery {
+    /// Handed to the notifier, not yet known to have arrived: a restarted alerter sends
+    /// it again.
+    Pending { since: DateTime<Utc> },
+    /// The notifier reported success.
+    Delivered { at: DateTime<Utc> },
+    /// The notifier gave up (refused, or its retry budget ran out): the dead-letter record
+    /// of a notification, with the last error.
+    GaveUp { at: DateTime<Utc>, error: String },
+    /// Deliberately not sent (`cooldown`, `rate_limit`).
+    Held { reason: String },
+}
+
+impl Delivery {
+    /// Whether nothing more will be done about it.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Delivery::Pending { .. })
+    }
+}
+
+/// An alert with its delivery state per notifier name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertDeliveries {
+    pub alert: Alert,
+    pub deliveries: BTreeMap<String, Delivery>,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Idempotent upsert keyed by (topic, window size, window start): writing the same
@@ -95,6 +130,16 @@ pub trait Store: Send + Sync + 'static {
     /// Alerts of a topic with `window_start` in `[from, to)`, in `order` of
     /// (`window_start`, `id`, `status`), at most `limit` rows.
     async fn alerts(&self, q: &AlertsQuery) -> Result<Vec<Alert>, StoreError>;
+    /// Record what became of a stored alert at `notifier`, replacing its previous state
+    /// there. Idempotent.
+    async fn put_delivery(
+        &self,
+        alert: &Alert,
+        notifier: &str,
+        delivery: &Delivery,
+    ) -> Result<(), StoreError>;
+    /// Like [`Store::alerts`], each with its delivery states.
+    async fn alert_deliveries(&self, q: &AlertsQuery) -> Result<Vec<AlertDeliveries>, StoreError>;
     /// Cheap round trip, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use viral_core::time::from_millis;
 use viral_core::{Alert, AlertStatus, Sample, WindowCount};
 
-use crate::{AlertsQuery, CountsQuery, Order, Store, StoreError};
+use crate::{AlertsQuery, CountsQuery, Delivery, Order, Store, StoreError};
 
 pub const MIN: Duration = Duration::from_secs(60);
 const DAY_MIN: i64 = 24 * 60;
@@ -51,6 +51,7 @@ macro_rules! store_suite {
             alerts_round_trip_with_samples_and_no_expected,
             alerts_upsert_by_id_and_status,
             alert_ranges_are_half_open_limited_and_ordered,
+            deliveries_are_kept_per_alert_status_and_notifier,
             ping_answers);
     };
     (@cases $make:expr; $($case:ident),*) => {
@@ -351,6 +352,63 @@ pub async fn alert_ranges_are_half_open_limited_and_ordered(s: &dyn Store) {
     );
     range.limit = 0;
     assert!(s.alerts(&range).await.unwrap().is_empty());
+}
+
+pub async fn deliveries_are_kept_per_alert_status_and_notifier(s: &dyn Store) {
+    let firing = alert("inc-1", AlertStatus::Firing, 0);
+    let resolved = alert("inc-1", AlertStatus::Resolved, 2);
+    s.put_alert(&firing).await.unwrap();
+    s.put_alert(&resolved).await.unwrap();
+    let states = |got: Vec<crate::AlertDeliveries>| {
+        got.into_iter()
+            .map(|a| {
+                assert_eq!(a.alert.topic, "a");
+                (a.alert.status, a.deliveries.into_iter().collect::<Vec<_>>())
+            })
+            .collect::<Vec<_>>()
+    };
+    // A fresh alert has no delivery state.
+    assert_eq!(
+        states(s.alert_deliveries(&all_alerts("a")).await.unwrap()),
+        [
+            (AlertStatus::Firing, vec![]),
+            (AlertStatus::Resolved, vec![])
+        ]
+    );
+    let at = from_millis(1_700_000_000_123);
+    let pending = Delivery::Pending { since: at };
+    let delivered = Delivery::Delivered { at };
+    let gave_up = Delivery::GaveUp {
+        at,
+        error: "HTTP 503 \"busy\"".into(),
+    };
+    s.put_delivery(&firing, "webhook", &pending).await.unwrap();
+    s.put_delivery(&firing, "email", &gave_up).await.unwrap();
+    // The notifier's outcome replaces its pending state; re-storing the alert (a retry
+    // after a restart) keeps what its notifiers already did.
+    s.put_delivery(&firing, "webhook", &delivered)
+        .await
+        .unwrap();
+    s.put_alert(&firing).await.unwrap();
+    let held = Delivery::Held {
+        reason: "cooldown".into(),
+    };
+    s.put_delivery(&resolved, "webhook", &held).await.unwrap();
+    assert_eq!(
+        states(s.alert_deliveries(&all_alerts("a")).await.unwrap()),
+        [
+            (
+                AlertStatus::Firing,
+                vec![("email".into(), gave_up), ("webhook".into(), delivered)]
+            ),
+            (AlertStatus::Resolved, vec![("webhook".into(), held)])
+        ]
+    );
+    // Alerts read without their deliveries are unchanged by them.
+    assert_eq!(
+        s.alerts(&all_alerts("a")).await.unwrap(),
+        vec![firing, resolved]
+    );
 }
 
 pub async fn ping_answers(s: &dyn Store) {

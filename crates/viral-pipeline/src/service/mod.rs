@@ -250,6 +250,7 @@ fn stage(
             let alerter = Alerter::new(bus, store, build::notifiers(config)?, metrics, judge)
                 .with_topics(config.bus.topics.clone())
                 .with_group(config.bus.group("alerter"))
+                .with_tracked(config.topics.iter().map(|t| t.name.clone()).collect())
                 .with_commit_interval(config.aggregator.commit_interval)
                 .with_throttle(crate::throttle::Throttle::new(
                     config.notifiers.cooldown,

@@ -34,8 +34,10 @@ use viral_core::{Alert, AlertStatus, Sample, WindowCount};
 pub use config::{Replication, ScyllaConfig};
 use statements::{CqlSample, Statements};
 
-use crate::convert::{count_from_i64, count_to_i64, range, window_ms};
-use crate::{AlertsQuery, CountsQuery, Order, Store, StoreError};
+use crate::convert::{
+    count_from_i64, count_to_i64, delivery_from_text, delivery_to_text, range, window_ms,
+};
+use crate::{AlertDeliveries, AlertsQuery, CountsQuery, Delivery, Order, Store, StoreError};
 
 const DAY_MS: Millis = 24 * 3600 * 1000;
 
@@ -402,6 +404,35 @@ impl Store for ScyllaStore {
     }
 
     async fn alerts(&self, q: &AlertsQuery) -> Result<Vec<Alert>, StoreError> {
+        // The delivery map rides along in the same rows; dropping it costs nothing.
+        let rows = self.alert_deliveries(q).await?;
+        Ok(rows.into_iter().map(|a| a.alert).collect())
+    }
+
+    async fn put_delivery(
+        &self,
+        alert: &Alert,
+        notifier: &str,
+        delivery: &Delivery,
+    ) -> Result<(), StoreError> {
+        let text = delivery_to_text(delivery)?;
+        let c = self.connected()?;
+        let values = (
+            notifier,
+            text,
+            &alert.topic,
+            CqlTimestamp(to_millis(&alert.window_start)),
+            &alert.id,
+            alert.status.as_str(),
+        );
+        c.session
+            .execute_unpaged(&c.st.put_delivery, values)
+            .await
+            .map_err(|e| backend("writing a delivery state", e))?;
+        Ok(())
+    }
+
+    async fn alert_deliveries(&self, q: &AlertsQuery) -> Result<Vec<AlertDeliveries>, StoreError> {
         let (from, to) = range(q.from, q.to);
         let mut out = Vec::new();
         if q.limit == 0 || from >= to {
@@ -426,7 +457,13 @@ impl Store for ScyllaStore {
                 "resolved" => AlertStatus::Resolved,
                 other => return Err(StoreError::Corrupt(format!("alert status {other:?}"))),
             };
-            out.push(Alert {
+            let deliveries = r
+                .deliveries
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(notifier, text)| Ok((notifier, delivery_from_text(&text)?)))
+                .collect::<Result<_, StoreError>>()?;
+            let alert = Alert {
                 id: r.id,
                 topic: q.topic.clone(),
                 detector: r.detector.unwrap_or_default(),
@@ -446,7 +483,8 @@ impl Store for ScyllaStore {
                         url: s.url,
                     })
                     .collect(),
-            });
+            };
+            out.push(AlertDeliveries { alert, deliveries });
             if out.len() >= q.limit {
                 break;
             }

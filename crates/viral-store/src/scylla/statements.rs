@@ -29,6 +29,8 @@ pub(super) struct AlertRow {
     pub score: Option<f64>,
     pub started_at: Option<CqlTimestamp>,
     pub samples: Option<Vec<CqlSample>>,
+    /// Notifier name → [`crate::Delivery`] as JSON.
+    pub deliveries: Option<std::collections::HashMap<String, String>>,
 }
 
 pub(super) struct Statements {
@@ -41,6 +43,7 @@ pub(super) struct Statements {
     pub insert_alert: PreparedStatement,
     pub select_alerts_asc: PreparedStatement,
     pub select_alerts_desc: PreparedStatement,
+    pub put_delivery: PreparedStatement,
     pub ping: PreparedStatement,
 }
 
@@ -78,7 +81,7 @@ impl Statements {
         let alerts = |dir: &str| {
             format!(
                 "SELECT window_start, id, status, detector, window_end, count, expected, score, \
-                 started_at, samples FROM {ks}.alerts \
+                 started_at, samples, deliveries FROM {ks}.alerts \
                  WHERE topic = ? AND window_start >= ? AND window_start < ? \
                  ORDER BY window_start {dir}"
             )
@@ -116,6 +119,16 @@ impl Statements {
             .await?,
             select_alerts_asc: prepare(session, alerts("ASC")).await?,
             select_alerts_desc: prepare(session, alerts("DESC")).await?,
+            // One map entry per notifier: notifiers record their outcome independently,
+            // without reading the row first.
+            put_delivery: prepare(
+                session,
+                format!(
+                    "UPDATE {ks}.alerts SET deliveries[?] = ? \
+                     WHERE topic = ? AND window_start = ? AND id = ? AND status = ?"
+                ),
+            )
+            .await?,
             ping: prepare(
                 session,
                 "SELECT release_version FROM system.local WHERE key = 'local'".into(),

@@ -15,8 +15,10 @@ use rusqlite::{params, Connection};
 use viral_core::time::{from_millis, to_millis};
 use viral_core::{Alert, AlertStatus, Sample, WindowCount};
 
-use crate::convert::{count_from_i64, count_to_i64, range, window_ms};
-use crate::{AlertsQuery, CountsQuery, Order, Store, StoreError};
+use crate::convert::{
+    count_from_i64, count_to_i64, delivery_from_text, delivery_to_text, range, window_ms,
+};
+use crate::{AlertDeliveries, AlertsQuery, CountsQuery, Delivery, Order, Store, StoreError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS window_counts (
@@ -43,6 +45,14 @@ CREATE TABLE IF NOT EXISTS alerts (
     PRIMARY KEY (id, status)
 );
 CREATE INDEX IF NOT EXISTS alerts_by_topic ON alerts (topic, window_start);
+CREATE TABLE IF NOT EXISTS deliveries (
+    id           TEXT    NOT NULL,
+    status       TEXT    NOT NULL,
+    notifier     TEXT    NOT NULL,
+    delivery     TEXT    NOT NULL,
+    updated_at   INTEGER NOT NULL,
+    PRIMARY KEY (id, status, notifier)
+) WITHOUT ROWID;
 ";
 
 /// A [`Store`] in one SQLite file. Cloning shares the connection.
@@ -259,66 +269,60 @@ impl Store for SqliteStore {
     }
 
     async fn alerts(&self, q: &AlertsQuery) -> Result<Vec<Alert>, StoreError> {
-        let (from, to) = range(q.from, q.to);
-        let (topic, n) = (q.topic.clone(), limit(q.limit));
-        let sql = match q.order {
-            Order::OldestFirst => {
-                "SELECT id, status, topic, detector, window_start, window_end, count, expected,
-                        score, started_at, samples
-                 FROM alerts WHERE topic = ?1 AND window_start >= ?2 AND window_start < ?3
-                 ORDER BY window_start ASC, id ASC, status ASC LIMIT ?4"
-            }
-            Order::NewestFirst => {
-                "SELECT id, status, topic, detector, window_start, window_end, count, expected,
-                        score, started_at, samples
-                 FROM alerts WHERE topic = ?1 AND window_start >= ?2 AND window_start < ?3
-                 ORDER BY window_start DESC, id DESC, status DESC LIMIT ?4"
-            }
-        };
+        let q = q.clone();
+        self.with(move |c| select_alerts(c, &q)).await
+    }
+
+    async fn put_delivery(
+        &self,
+        alert: &Alert,
+        notifier: &str,
+        delivery: &Delivery,
+    ) -> Result<(), StoreError> {
+        let (id, status) = (alert.id.clone(), alert.status.as_str());
+        let (notifier, text) = (notifier.to_owned(), delivery_to_text(delivery)?);
+        let now = chrono::Utc::now().timestamp_millis();
         self.with(move |c| {
-            let mut st = c.prepare_cached(sql).map_err(backend)?;
-            let rows = st
-                .query_map(params![topic, from, to, n], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, i64>(4)?,
-                        r.get::<_, i64>(5)?,
-                        r.get::<_, i64>(6)?,
-                        r.get::<_, Option<f64>>(7)?,
-                        r.get::<_, f64>(8)?,
-                        r.get::<_, i64>(9)?,
-                        r.get::<_, String>(10)?,
-                    ))
-                })
+            c.prepare_cached(
+                "INSERT INTO deliveries (id, status, notifier, delivery, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (id, status, notifier) DO UPDATE SET
+                     delivery = excluded.delivery, updated_at = excluded.updated_at",
+            )
+            .map_err(backend)?
+            .execute(params![id, status, notifier, text, now])
+            .map_err(backend)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn alert_deliveries(&self, q: &AlertsQuery) -> Result<Vec<AlertDeliveries>, StoreError> {
+        let q = q.clone();
+        self.with(move |c| {
+            let alerts = select_alerts(c, &q)?;
+            let mut st = c
+                .prepare_cached(
+                    "SELECT notifier, delivery FROM deliveries WHERE id = ?1 AND status = ?2",
+                )
                 .map_err(backend)?;
-            rows.map(|r| {
-                let (id, status, topic, detector, ws, we, count, expected, score, started, samples) =
-                    r.map_err(backend)?;
-                let status = match status.as_str() {
-                    "firing" => AlertStatus::Firing,
-                    "resolved" => AlertStatus::Resolved,
-                    other => return Err(StoreError::Corrupt(format!("alert status {other:?}"))),
-                };
-                let samples: Vec<Sample> = serde_json::from_str(&samples)
-                    .map_err(|e| StoreError::Corrupt(format!("alert samples: {e}")))?;
-                Ok(Alert {
-                    id,
-                    topic,
-                    detector,
-                    status,
-                    window_start: from_millis(ws),
-                    window_end: from_millis(we),
-                    count: count_from_i64(count)?,
-                    expected,
-                    score,
-                    started_at: from_millis(started),
-                    samples,
+            alerts
+                .into_iter()
+                .map(|alert| {
+                    let rows = st
+                        .query_map(params![alert.id, alert.status.as_str()], |r| {
+                            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                        })
+                        .map_err(backend)?;
+                    let deliveries = rows
+                        .map(|r| {
+                            let (notifier, text) = r.map_err(backend)?;
+                            Ok((notifier, delivery_from_text(&text)?))
+                        })
+                        .collect::<Result<_, StoreError>>()?;
+                    Ok(AlertDeliveries { alert, deliveries })
                 })
-            })
-            .collect()
+                .collect()
         })
         .await
     }
@@ -331,6 +335,69 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
+
+/// The alerts `q` asks for, on a connection already held.
+fn select_alerts(c: &Connection, q: &AlertsQuery) -> Result<Vec<Alert>, StoreError> {
+    let (from, to) = range(q.from, q.to);
+    let (topic, n) = (q.topic.as_str(), limit(q.limit));
+    let sql = match q.order {
+        Order::OldestFirst => {
+            "SELECT id, status, topic, detector, window_start, window_end, count, expected,
+                    score, started_at, samples
+             FROM alerts WHERE topic = ?1 AND window_start >= ?2 AND window_start < ?3
+             ORDER BY window_start ASC, id ASC, status ASC LIMIT ?4"
+        }
+        Order::NewestFirst => {
+            "SELECT id, status, topic, detector, window_start, window_end, count, expected,
+                    score, started_at, samples
+             FROM alerts WHERE topic = ?1 AND window_start >= ?2 AND window_start < ?3
+             ORDER BY window_start DESC, id DESC, status DESC LIMIT ?4"
+        }
+    };
+    let mut st = c.prepare_cached(sql).map_err(backend)?;
+    let rows = st
+        .query_map(params![topic, from, to, n], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, Option<f64>>(7)?,
+                r.get::<_, f64>(8)?,
+                r.get::<_, i64>(9)?,
+                r.get::<_, String>(10)?,
+            ))
+        })
+        .map_err(backend)?;
+    rows.map(|r| {
+        let (id, status, topic, detector, ws, we, count, expected, score, started, samples) =
+            r.map_err(backend)?;
+        let status = match status.as_str() {
+            "firing" => AlertStatus::Firing,
+            "resolved" => AlertStatus::Resolved,
+            other => return Err(StoreError::Corrupt(format!("alert status {other:?}"))),
+        };
+        let samples: Vec<Sample> = serde_json::from_str(&samples)
+            .map_err(|e| StoreError::Corrupt(format!("alert samples: {e}")))?;
+        Ok(Alert {
+            id,
+            topic,
+            detector,
+            status,
+            window_start: from_millis(ws),
+            window_end: from_millis(we),
+            count: count_from_i64(count)?,
+            expected,
+            score,
+            started_at: from_millis(started),
+            samples,
+        })
+    })
+    .collect()
 }
 
 #[cfg(test)]

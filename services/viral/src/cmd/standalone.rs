@@ -101,6 +101,7 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
     )
     .with_topics(config.bus.topics.clone())
     .with_group(config.bus.group("alerter"))
+    .with_tracked(config.topics.iter().map(|t| t.name.clone()).collect())
     .with_throttle(viral_pipeline::throttle::Throttle::new(
         config.notifiers.cooldown,
         config.notifiers.max_per_hour,
