@@ -86,6 +86,38 @@ async fn migrating_again_keeps_data_and_applies_a_new_retention_to_new_rows() {
 }
 
 #[tokio::test]
+async fn a_keyspace_from_before_alert_bands_gets_the_columns() {
+    let c = cassandra::config(&contact(), "upgrade");
+    let old = ScyllaStore::connect(c.clone()).await.unwrap();
+    let mut plain = alert("old", AlertStatus::Firing, 0);
+    plain.band = None;
+    old.put_alert(&plain).await.unwrap();
+    drop(old);
+    // The alerts table as the first release created it.
+    let session = scylla::client::session_builder::SessionBuilder::new()
+        .known_node(contact())
+        .build()
+        .await
+        .unwrap();
+    for column in ["band_low", "band_high"] {
+        let drop = format!("ALTER TABLE {}.alerts DROP {column}", c.keyspace);
+        session.query_unpaged(drop.as_str(), &[]).await.unwrap();
+    }
+    session.await_schema_agreement().await.unwrap();
+    let store = ScyllaStore::connect(c).await.unwrap();
+    let mut banded = alert("new", AlertStatus::Firing, 1);
+    banded.band = Some(viral_core::Band {
+        low: 1.0,
+        high: 4.5,
+    });
+    store.put_alert(&banded).await.unwrap();
+    assert_eq!(
+        store.alerts(&all_alerts("a")).await.unwrap(),
+        vec![plain, banded]
+    );
+}
+
+#[tokio::test]
 async fn a_store_that_cannot_connect_reports_it_and_never_panics() {
     // Nothing listens on port 1: the background connection keeps failing, and every
     // operation says so instead of hanging or panicking.

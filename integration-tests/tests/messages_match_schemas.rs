@@ -125,6 +125,22 @@ async fn every_emitted_message_validates() {
     for a in &alerts {
         alert_schema.assert_valid(&serde_json::to_value(a).unwrap());
     }
+    // Alerts of detectors with a band carry it.
+    let mut burst = Judge::new(vec![viral_config::DetectorConfig::Burst {
+        factor: None,
+        min_count: Some(5),
+        name: None,
+    }])
+    .unwrap();
+    let banded: Vec<_> = closed
+        .iter()
+        .flat_map(|w| burst.observe(w))
+        .filter(|a| a.band.is_some())
+        .collect();
+    assert!(!banded.is_empty(), "the spike fires the burst detector");
+    for a in &banded {
+        alert_schema.assert_valid(&serde_json::to_value(a).unwrap());
+    }
 }
 
 #[test]

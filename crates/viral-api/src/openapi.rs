@@ -30,6 +30,15 @@ pub struct WindowCountDoc {
     count: u64,
 }
 
+/// The counts a detector considered normal for a window: it fires at `high` and above.
+#[derive(ToSchema)]
+#[schema(as = Band)]
+#[allow(dead_code)]
+pub struct BandDoc {
+    low: f64,
+    high: f64,
+}
+
 /// An incident notification (`firing` or `resolved`).
 #[derive(ToSchema)]
 #[schema(as = Alert)]
@@ -48,6 +57,8 @@ pub struct AlertDoc {
     count: u64,
     /// The detector's baseline, where it has one.
     expected: Option<f64>,
+    /// The counts the detector considered normal, where it has a band.
+    band: Option<BandDoc>,
     score: f64,
     #[schema(format = DateTime)]
     started_at: String,
@@ -69,6 +80,7 @@ pub struct AlertDoc {
         ErrorBody,
         WindowCountDoc,
         AlertDoc,
+        BandDoc,
         SampleDoc
     ))
 )]

@@ -62,6 +62,7 @@ fn alert(id: &str, status: AlertStatus, minute: i64) -> Alert {
         window_end: from_millis((minute + 1) * MIN_MS),
         count: 99,
         expected: None,
+        band: None,
         score: 2.0,
         started_at: from_millis(minute * MIN_MS),
         samples: vec![],

@@ -27,5 +27,5 @@ pub use detect::{
     Verdict,
 };
 pub use matcher::{TopicMatcher, TopicSpec};
-pub use model::{Alert, AlertStatus, Mention, Post, Sample, WindowCount};
+pub use model::{Alert, AlertStatus, Band, Mention, Post, Sample, WindowCount};
 pub use window::{Outcome, WindowEngine, WindowSpec, WindowStats};

@@ -124,6 +124,14 @@ impl AlertStatus {
     }
 }
 
+/// The counts a detector considered normal for a window: it fires at `high` and above.
+/// (`low` is for drawing the band; an unusually quiet window is not an incident.)
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Band {
+    pub low: f64,
+    pub high: f64,
+}
+
 /// An incident notification: stored, and the payload of every notifier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -141,6 +149,9 @@ pub struct Alert {
     /// The detector's baseline, where it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected: Option<f64>,
+    /// The detector's normal band, where it has one: why this count is (not) normal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub band: Option<Band>,
     pub score: f64,
     /// Start of the first anomalous window of the incident.
     #[serde(with = "rfc3339")]

@@ -59,6 +59,18 @@ fn facts(a: &Alert) -> Vec<(&'static str, String)> {
     if let Some(e) = expected(a) {
         rows.push(("Expected", format!("~{e}")));
     }
+    if let Some(b) = a.band {
+        let (low, high) = (b.low.max(0.0).floor() as u64, b.high.max(0.0).ceil() as u64);
+        rows.push((
+            "Normal range",
+            format!(
+                "{}–{} (fires at {} and above)",
+                thousands(low),
+                thousands(high),
+                thousands(high)
+            ),
+        ));
+    }
     rows.extend([
         (
             "Window",

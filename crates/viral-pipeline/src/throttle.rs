@@ -105,6 +105,7 @@ mod tests {
             window_end: from_millis((minute + 1) * MIN),
             count: 1,
             expected: None,
+            band: None,
             score: 1.0,
             started_at: from_millis(started * MIN),
             samples: vec![],

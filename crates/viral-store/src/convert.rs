@@ -40,3 +40,12 @@ pub(crate) fn delivery_from_text(text: &str) -> Result<crate::Delivery, StoreErr
     serde_json::from_str(text)
         .map_err(|e| StoreError::Corrupt(format!("delivery state {text:?}: {e}")))
 }
+
+/// A band as two nullable columns; half of one (a row written half by another version)
+/// is no band.
+pub(crate) fn band_of((low, high): (Option<f64>, Option<f64>)) -> Option<viral_core::Band> {
+    Some(viral_core::Band {
+        low: low?,
+        high: high?,
+    })
+}

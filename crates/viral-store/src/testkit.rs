@@ -117,6 +117,7 @@ pub fn alert(id: &str, status: AlertStatus, start_min: i64) -> Alert {
         window_end: from_millis((start_min + 1) * 60_000),
         count: 10,
         expected: None,
+        band: None,
         score: 1.5,
         started_at: from_millis(0),
         samples: vec![
@@ -307,6 +308,10 @@ pub async fn alerts_upsert_by_id_and_status(s: &dyn Store) {
     s.put_alert(&firing).await.unwrap();
     let mut resolved = alert("inc-1", AlertStatus::Resolved, 2);
     resolved.expected = Some(2.5);
+    resolved.band = Some(viral_core::Band {
+        low: 0.5,
+        high: 9.75,
+    });
     s.put_alert(&resolved).await.unwrap();
     // A retried write with new values replaces the row rather than adding one.
     resolved.score = 0.25;

@@ -19,7 +19,7 @@
 //! `min_excess` (30 mentions at `balanced`), and says so in [`Verdict::warming_up`].
 
 use super::{Detector, Verdict};
-use crate::model::WindowCount;
+use crate::model::{Band, WindowCount};
 use crate::time::{to_millis, Millis};
 
 const HOUR_MS: Millis = 3_600_000;
@@ -181,12 +181,17 @@ impl Detector for AdaptiveDetector {
                 anomalous,
                 score: if bar > 0.0 { c / bar } else { 0.0 },
                 expected: Some(mean),
+                band: Some(Band {
+                    low: 0.0,
+                    high: bar,
+                }),
                 warming_up: true,
             };
         }
 
         let e = (self.level * self.hour[hour] * self.weekday[day]).max(0.0);
         let bar = self.bar(e);
+        let low = (e - self.z * (e + self.phi * e * e).sqrt()).max(0.0);
         let anomalous = c >= bar && c > e;
         let score = if bar > e { (c - e) / (bar - e) } else { 0.0 };
         // Learn the spread from normal windows only, clipped so one odd window cannot
@@ -201,6 +206,7 @@ impl Detector for AdaptiveDetector {
             anomalous,
             score,
             expected: Some(e),
+            band: Some(Band { low, high: bar }),
             warming_up: false,
         }
     }

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 
 use super::{Detector, Verdict};
-use crate::model::WindowCount;
+use crate::model::{Band, WindowCount};
 
 /// Windows of history the burst is measured against.
 const HISTORY: usize = 6;
@@ -43,6 +43,7 @@ impl Detector for BurstDetector {
                 anomalous: false,
                 score: 0.0,
                 expected: None,
+                band: None,
                 warming_up: true,
             }
         } else {
@@ -54,6 +55,10 @@ impl Detector for BurstDetector {
                 anomalous: c >= bar,
                 score: c / bar,
                 expected: Some(mean),
+                band: Some(Band {
+                    low: (mean - 4.0 * (mean + 1.0).sqrt()).max(0.0),
+                    high: bar,
+                }),
                 warming_up: false,
             }
         };

@@ -63,6 +63,7 @@ impl IncidentTracker {
             window_end: window.window_end,
             count: window.count,
             expected: v.expected,
+            band: v.band,
             score: v.score,
             started_at,
             samples: window.samples.clone(),
@@ -126,6 +127,7 @@ mod tests {
             anomalous: false,
             score: 0.1,
             expected: None,
+            band: None,
             warming_up: false,
         };
         let a = inc.observe("d", &window(5, 1), v).unwrap();

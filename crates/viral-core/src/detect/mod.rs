@@ -16,7 +16,7 @@ pub use burst::BurstDetector;
 pub use incident::IncidentTracker;
 pub use threshold::ThresholdDetector;
 
-use crate::model::WindowCount;
+use crate::model::{Band, WindowCount};
 
 /// A detector's judgement of one window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,6 +27,8 @@ pub struct Verdict {
     pub score: f64,
     /// The detector's baseline for this window, where it has one.
     pub expected: Option<f64>,
+    /// The counts the detector considers normal for this window, where it has a band.
+    pub band: Option<Band>,
     /// The detector has too little history for its real rule and applied its stated
     /// cold-start rule instead.
     pub warming_up: bool,

@@ -30,6 +30,7 @@ impl Detector for ThresholdDetector {
             anomalous: window.count >= self.threshold,
             score: window.count as f64 / self.threshold as f64,
             expected: None,
+            band: None,
             warming_up: false,
         }
     }

@@ -145,6 +145,10 @@ fn alert() -> Alert {
         window_end: from_millis(1_601_101_800_000),
         count: 2338,
         expected: Some(175.3),
+        band: Some(viral_core::Band {
+            low: 121.6,
+            high: 243.2,
+        }),
         score: 12.4,
         started_at: from_millis(1_601_100_000_000),
         samples: vec![
@@ -188,6 +192,7 @@ async fn an_alert_arrives_as_a_readable_two_part_email() {
         "ocean-spray is getting unusual attention",
         "Mentions        2,338",
         "Expected        ~175",
+        "Normal range    121–244 (fires at 244 and above)",
         "adaptive (score 12.40)",
         "Ocean Spray <3 & skateboards",
         "https://bsky.app/profile/x/post/1",

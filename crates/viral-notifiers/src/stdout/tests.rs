@@ -46,6 +46,7 @@ fn alert(status: AlertStatus) -> Alert {
         window_end: from_millis(60_000),
         count: 3,
         expected: Some(1.0),
+        band: None,
         score: 3.0,
         started_at: from_millis(0),
         samples: vec![Sample {

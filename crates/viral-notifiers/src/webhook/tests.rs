@@ -80,6 +80,7 @@ fn alert(status: AlertStatus) -> Alert {
         window_end: from_millis(1_601_058_600_000),
         count: 25_000,
         expected: None,
+        band: None,
         score: 1.25,
         started_at: from_millis(1_601_056_800_000),
         samples: vec![Sample {

@@ -35,7 +35,7 @@ pub use config::{Replication, ScyllaConfig};
 use statements::{CqlSample, Statements};
 
 use crate::convert::{
-    count_from_i64, count_to_i64, delivery_from_text, delivery_to_text, range, window_ms,
+    band_of, count_from_i64, count_to_i64, delivery_from_text, delivery_to_text, range, window_ms,
 };
 use crate::{AlertDeliveries, AlertsQuery, CountsQuery, Delivery, Order, Store, StoreError};
 
@@ -395,6 +395,8 @@ impl Store for ScyllaStore {
             CqlTimestamp(to_millis(&alert.started_at)),
             samples,
             CqlTimestamp(chrono::Utc::now().timestamp_millis()),
+            alert.band.map(|b| b.low),
+            alert.band.map(|b| b.high),
         );
         c.session
             .execute_unpaged(&c.st.insert_alert, values)
@@ -472,6 +474,7 @@ impl Store for ScyllaStore {
                 window_end: from_millis(r.window_end.map_or(r.window_start.0, |t| t.0)),
                 count: count_from_i64(r.count.unwrap_or(0))?,
                 expected: r.expected,
+                band: band_of((r.band_low, r.band_high)),
                 score: r.score.unwrap_or(0.0),
                 started_at: from_millis(r.started_at.map_or(r.window_start.0, |t| t.0)),
                 samples: r

@@ -15,6 +15,13 @@ use crate::StoreError;
 
 const TEMPLATE: &str = include_str!("../../../../schemas/viral.cql");
 
+/// Columns added after a table was first released: `CREATE TABLE IF NOT EXISTS` leaves an
+/// existing table as it is, so each is added when the cluster lacks it.
+const ADDED: [(&str, &str, &str); 2] = [
+    ("alerts", "band_low", "double"),
+    ("alerts", "band_high", "double"),
+];
+
 /// Tables whose `default_time_to_live` follows `retention`, and whether they use TWCS.
 const RETAINED: [(&str, bool); 2] = [("window_counts", true), ("alerts", false)];
 
@@ -76,6 +83,7 @@ pub async fn apply(session: &Session, config: &ScyllaConfig) -> Result<(), Store
             .await
             .map_err(|e| backend("applying schemas/viral.cql", e))?;
     }
+    add_columns(session, &config.keyspace).await?;
     let ttl = i32::try_from(config.retention.as_secs())
         .map_err(|_| StoreError::OutOfRange(format!("retention {:?}", config.retention)))?;
     let (unit, size) = twcs_window(config.retention);
@@ -111,6 +119,34 @@ pub async fn apply(session: &Session, config: &ScyllaConfig) -> Result<(), Store
         .await_schema_agreement()
         .await
         .map_err(|e| backend("waiting for schema agreement", e))?;
+    Ok(())
+}
+
+/// Add every column of [`ADDED`] its table lacks.
+async fn add_columns(session: &Session, keyspace: &str) -> Result<(), StoreError> {
+    for (table, column, kind) in ADDED {
+        let result = session
+            .query_unpaged(
+                "SELECT column_name FROM system_schema.columns \
+                 WHERE keyspace_name = ? AND table_name = ? AND column_name = ?",
+                (keyspace, table, column),
+            )
+            .await
+            .map_err(|e| backend("reading table columns", e))?;
+        let present = result
+            .into_rows_result()
+            .map_err(|e| backend("reading table columns", e))?
+            .rows_num()
+            > 0;
+        if !present {
+            let alter = format!("ALTER TABLE {keyspace}.{table} ADD {column} {kind}");
+            tracing::info!(statement = %alter, "store schema upgraded");
+            session
+                .query_unpaged(alter.as_str(), &[])
+                .await
+                .map_err(|e| backend("adding a column", e))?;
+        }
+    }
     Ok(())
 }
 

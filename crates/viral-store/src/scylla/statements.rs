@@ -26,6 +26,8 @@ pub(super) struct AlertRow {
     pub window_end: Option<CqlTimestamp>,
     pub count: Option<i64>,
     pub expected: Option<f64>,
+    pub band_low: Option<f64>,
+    pub band_high: Option<f64>,
     pub score: Option<f64>,
     pub started_at: Option<CqlTimestamp>,
     pub samples: Option<Vec<CqlSample>>,
@@ -80,7 +82,8 @@ impl Statements {
         };
         let alerts = |dir: &str| {
             format!(
-                "SELECT window_start, id, status, detector, window_end, count, expected, score, \
+                "SELECT window_start, id, status, detector, window_end, count, expected, \
+                 band_low, band_high, score, \
                  started_at, samples, deliveries FROM {ks}.alerts \
                  WHERE topic = ? AND window_start >= ? AND window_start < ? \
                  ORDER BY window_start {dir}"
@@ -112,8 +115,9 @@ impl Statements {
                 session,
                 format!(
                     "INSERT INTO {ks}.alerts (topic, window_start, id, status, detector, \
-                     window_end, count, expected, score, started_at, samples, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                     window_end, count, expected, score, started_at, samples, updated_at, \
+                     band_low, band_high) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 ),
             )
             .await?,

@@ -16,7 +16,7 @@ use viral_core::time::{from_millis, to_millis};
 use viral_core::{Alert, AlertStatus, Sample, WindowCount};
 
 use crate::convert::{
-    count_from_i64, count_to_i64, delivery_from_text, delivery_to_text, range, window_ms,
+    band_of, count_from_i64, count_to_i64, delivery_from_text, delivery_to_text, range, window_ms,
 };
 use crate::{AlertDeliveries, AlertsQuery, CountsQuery, Delivery, Order, Store, StoreError};
 
@@ -39,6 +39,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     window_end   INTEGER NOT NULL,
     count        INTEGER NOT NULL,
     expected     REAL,
+    band_low     REAL,
+    band_high    REAL,
     score        REAL    NOT NULL,
     started_at   INTEGER NOT NULL,
     samples      TEXT    NOT NULL,
@@ -122,6 +124,18 @@ impl SqliteStore {
         // consistency, and it saves an fsync per batch.
         conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
         conn.execute_batch(SCHEMA)?;
+        // Files created before alerts carried a band get its columns (NULL in old rows).
+        let has_band: bool = conn.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info('alerts') WHERE name = 'band_low'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_band {
+            conn.execute_batch(
+                "ALTER TABLE alerts ADD COLUMN band_low REAL;
+                 ALTER TABLE alerts ADD COLUMN band_high REAL;",
+            )?;
+        }
         Ok(mode)
     }
 
@@ -240,13 +254,14 @@ impl Store for SqliteStore {
         self.with(move |c| {
             c.prepare_cached(
                 "INSERT INTO alerts (id, status, topic, detector, window_start, window_end, count,
-                                     expected, score, started_at, samples)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                                     expected, score, started_at, samples, band_low, band_high)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
                  ON CONFLICT (id, status) DO UPDATE SET
                      topic = excluded.topic, detector = excluded.detector,
                      window_start = excluded.window_start, window_end = excluded.window_end,
                      count = excluded.count, expected = excluded.expected, score = excluded.score,
-                     started_at = excluded.started_at, samples = excluded.samples",
+                     started_at = excluded.started_at, samples = excluded.samples,
+                     band_low = excluded.band_low, band_high = excluded.band_high",
             )
             .map_err(backend)?
             .execute(params![
@@ -261,6 +276,8 @@ impl Store for SqliteStore {
                 a.score,
                 to_millis(&a.started_at),
                 samples,
+                a.band.map(|b| b.low),
+                a.band.map(|b| b.high),
             ])
             .map_err(backend)?;
             Ok(())
@@ -344,13 +361,13 @@ fn select_alerts(c: &Connection, q: &AlertsQuery) -> Result<Vec<Alert>, StoreErr
     let sql = match q.order {
         Order::OldestFirst => {
             "SELECT id, status, topic, detector, window_start, window_end, count, expected,
-                    score, started_at, samples
+                    score, started_at, samples, band_low, band_high
              FROM alerts WHERE topic = ?1 AND window_start >= ?2 AND window_start < ?3
              ORDER BY window_start ASC, id ASC, status ASC LIMIT ?4"
         }
         Order::NewestFirst => {
             "SELECT id, status, topic, detector, window_start, window_end, count, expected,
-                    score, started_at, samples
+                    score, started_at, samples, band_low, band_high
              FROM alerts WHERE topic = ?1 AND window_start >= ?2 AND window_start < ?3
              ORDER BY window_start DESC, id DESC, status DESC LIMIT ?4"
         }
@@ -370,11 +387,12 @@ fn select_alerts(c: &Connection, q: &AlertsQuery) -> Result<Vec<Alert>, StoreErr
                 r.get::<_, f64>(8)?,
                 r.get::<_, i64>(9)?,
                 r.get::<_, String>(10)?,
+                (r.get::<_, Option<f64>>(11)?, r.get::<_, Option<f64>>(12)?),
             ))
         })
         .map_err(backend)?;
     rows.map(|r| {
-        let (id, status, topic, detector, ws, we, count, expected, score, started, samples) =
+        let (id, status, topic, detector, ws, we, count, expected, score, started, samples, band) =
             r.map_err(backend)?;
         let status = match status.as_str() {
             "firing" => AlertStatus::Firing,
@@ -392,6 +410,7 @@ fn select_alerts(c: &Connection, q: &AlertsQuery) -> Result<Vec<Alert>, StoreErr
             window_end: from_millis(we),
             count: count_from_i64(count)?,
             expected,
+            band: band_of(band),
             score,
             started_at: from_millis(started),
             samples,

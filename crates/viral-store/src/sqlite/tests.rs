@@ -33,6 +33,37 @@ async fn a_reopened_file_keeps_its_data() {
 }
 
 #[tokio::test]
+async fn a_file_from_before_alert_bands_gets_the_columns_and_keeps_its_alerts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("viral.db");
+    {
+        // The alerts table as the first release created it.
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(
+            "CREATE TABLE alerts (
+                id TEXT NOT NULL, status TEXT NOT NULL, topic TEXT NOT NULL,
+                detector TEXT NOT NULL, window_start INTEGER NOT NULL,
+                window_end INTEGER NOT NULL, count INTEGER NOT NULL, expected REAL,
+                score REAL NOT NULL, started_at INTEGER NOT NULL, samples TEXT NOT NULL,
+                PRIMARY KEY (id, status));
+             INSERT INTO alerts VALUES ('old', 'firing', 'a', 'd', 0, 60000, 9, NULL, 2.0, 0, '[]');",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).unwrap();
+    let mut banded = alert("new", AlertStatus::Firing, 1);
+    banded.band = Some(viral_core::Band {
+        low: 1.0,
+        high: 4.5,
+    });
+    s.put_alert(&banded).await.unwrap();
+    let got = s.alerts(&all_alerts("a")).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!((got[0].id.as_str(), got[0].band), ("old", None));
+    assert_eq!(got[1], banded);
+}
+
+#[tokio::test]
 async fn ping_answers_in_memory() {
     SqliteStore::in_memory().unwrap().ping().await.unwrap();
 }
