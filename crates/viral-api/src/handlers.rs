@@ -13,9 +13,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use viral_core::time::{format_rfc3339, from_millis};
 use viral_core::{Alert, AlertStatus, WindowCount};
-use viral_store::{AlertsQuery, CountsQuery, Order, StoreError};
+use viral_store::{AlertDeliveries, AlertsQuery, CountsQuery, Delivery, Order, StoreError};
 
-use crate::openapi::{AlertDoc, WindowCountDoc};
+use crate::openapi::{AlertDoc, StoredAlertDoc, WindowCountDoc};
 use crate::params::{self, AlertsParams, ApiError, CountsParams, ErrorBody};
 use crate::QueryState;
 
@@ -90,10 +90,27 @@ pub struct AlertsPage {
     pub topic: String,
     pub from: String,
     pub to: String,
-    #[schema(value_type = Vec<AlertDoc>)]
-    pub alerts: Vec<Alert>,
+    #[schema(value_type = Vec<StoredAlertDoc>)]
+    pub alerts: Vec<StoredAlert>,
     /// The `from` of the next page, when this one is full; null at the end.
     pub next: Option<String>,
+}
+
+/// An alert as stored: the Alert, and what became of it at each notifier.
+#[derive(Debug, Serialize)]
+pub struct StoredAlert {
+    #[serde(flatten)]
+    pub alert: Alert,
+    pub deliveries: BTreeMap<String, Delivery>,
+}
+
+impl From<AlertDeliveries> for StoredAlert {
+    fn from(a: AlertDeliveries) -> Self {
+        Self {
+            alert: a.alert,
+            deliveries: a.deliveries,
+        }
+    }
 }
 
 /// Tracked topics with their latest window and open incidents.
@@ -241,9 +258,9 @@ pub async fn alerts(
         now,
         Duration::days(30),
     )?;
-    let mut alerts = state
+    let mut alerts: Vec<StoredAlert> = state
         .store
-        .alerts(&AlertsQuery {
+        .alert_deliveries(&AlertsQuery {
             topic: topic.clone(),
             from: Some(r.from),
             to: Some(r.to),
@@ -251,14 +268,20 @@ pub async fn alerts(
             order: Order::OldestFirst,
         })
         .await
-        .map_err(unavailable)?;
+        .map_err(unavailable)?
+        .into_iter()
+        .map(StoredAlert::from)
+        .collect();
     // Several alerts can share a window (one per detector), so a full page gives back
     // its last window's alerts and the next page starts at that window: nothing is
     // skipped, unless a single window holds more alerts than a page.
     let mut next = None;
     if alerts.len() == r.limit {
-        if let Some(last) = alerts.last().map(|a| a.window_start) {
-            let keep = alerts.iter().filter(|a| a.window_start < last).count();
+        if let Some(last) = alerts.last().map(|a| a.alert.window_start) {
+            let keep = alerts
+                .iter()
+                .filter(|a| a.alert.window_start < last)
+                .count();
             if keep > 0 {
                 alerts.truncate(keep);
                 next = Some(format_rfc3339(&last));

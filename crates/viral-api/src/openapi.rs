@@ -65,6 +65,35 @@ pub struct AlertDoc {
     samples: Vec<SampleDoc>,
 }
 
+/// What became of an alert at one notifier: `pending` (handed to it, not yet known to
+/// have arrived; re-sent after a restart), `delivered`, `gave_up` (refused or out of
+/// retry time, with the last `error`) or `held` (cooldown or rate limit, as `reason`).
+#[derive(ToSchema)]
+#[schema(as = Delivery)]
+#[allow(dead_code)]
+pub struct DeliveryDoc {
+    #[schema(pattern = "^(pending|delivered|gave_up|held)$")]
+    state: String,
+    /// When a `pending` delivery was queued.
+    #[schema(format = DateTime)]
+    since: Option<String>,
+    /// When it was `delivered` or given up.
+    #[schema(format = DateTime)]
+    at: Option<String>,
+    error: Option<String>,
+    reason: Option<String>,
+}
+
+/// An alert as stored, with its delivery state per notifier name.
+#[derive(ToSchema)]
+#[schema(as = StoredAlert)]
+#[allow(dead_code)]
+pub struct StoredAlertDoc {
+    #[serde(flatten)]
+    alert: AlertDoc,
+    deliveries: std::collections::BTreeMap<String, DeliveryDoc>,
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -81,6 +110,8 @@ pub struct AlertDoc {
         WindowCountDoc,
         AlertDoc,
         BandDoc,
+        DeliveryDoc,
+        StoredAlertDoc,
         SampleDoc
     ))
 )]

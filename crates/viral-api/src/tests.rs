@@ -308,3 +308,55 @@ async fn the_openapi_document_describes_every_route() {
     documented.sort();
     assert_eq!(sent, documented);
 }
+
+#[tokio::test]
+async fn alerts_show_what_became_of_them_at_each_notifier() {
+    let api = api().await;
+    let firing = alert("inc-1", AlertStatus::Firing, 1);
+    api.store.put_alert(&firing).await.unwrap();
+    let at = from_millis(120_500);
+    let states = [
+        ("webhook", viral_store::Delivery::Delivered { at }),
+        (
+            "email",
+            viral_store::Delivery::GaveUp {
+                at,
+                error: "the receiver refused the alert: 550".into(),
+            },
+        ),
+    ];
+    for (notifier, d) in &states {
+        api.store.put_delivery(&firing, notifier, d).await.unwrap();
+    }
+    let (status, page) = get(&api, "/api/v1/topics/a/alerts?from=1970-01-01T00:00:00Z").await;
+    assert_eq!(status, 200);
+    let got = &page["alerts"][0];
+    assert_eq!(got["id"], "inc-1");
+    assert_eq!(
+        got["deliveries"],
+        serde_json::json!({
+            "email": {"state": "gave_up", "at": "1970-01-01T00:02:00.500Z",
+                      "error": "the receiver refused the alert: 550"},
+            "webhook": {"state": "delivered", "at": "1970-01-01T00:02:00.500Z"},
+        })
+    );
+    // Every field sent is documented (StoredAlert = Alert + deliveries).
+    let (_, doc) = get(&api, "/api/v1/openapi.json").await;
+    let schemas = &doc["components"]["schemas"];
+    let mut documented: Vec<String> = schemas["Alert"]["properties"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    documented.push("deliveries".into());
+    for key in got.as_object().unwrap().keys() {
+        assert!(documented.contains(key), "{key} is not documented");
+    }
+    for key in got["deliveries"]["email"].as_object().unwrap().keys() {
+        assert!(
+            schemas["Delivery"]["properties"].get(key).is_some(),
+            "delivery field {key} is not documented"
+        );
+    }
+}
