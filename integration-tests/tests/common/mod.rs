@@ -123,6 +123,40 @@ level = "info"
     }
 }
 
+/// A failing test's deployment is deleted with its temporary directory, and with it the
+/// services' logs that explain the failure: print their last lines first, and keep a
+/// copy under `target/test-logs/`.
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let keep = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/test-logs")
+            .join(&self.prefix);
+        let _ = std::fs::create_dir_all(&keep);
+        let Ok(entries) = std::fs::read_dir(self.dir.path()) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log" || e == "toml") {
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let lines: Vec<&str> = text.lines().collect();
+                eprintln!(
+                    "---- last lines of {} ----\n{}",
+                    path.display(),
+                    lines[lines.len().saturating_sub(30)..].join("\n")
+                );
+                if let Some(name) = path.file_name() {
+                    let _ = std::fs::copy(&path, keep.join(name));
+                }
+            }
+        }
+        eprintln!("---- logs kept in {} ----", keep.display());
+    }
+}
+
 /// Every count a store holds for the deployment's topics, sorted like [`sort`].
 pub async fn all_stored_counts(store: &dyn viral_store::Store) -> Vec<WindowCount> {
     let mut out = Vec::new();
