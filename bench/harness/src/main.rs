@@ -69,6 +69,9 @@ enum Cmd {
         /// Run only these parts (throughput, memory, latency); default all.
         #[arg(long, value_delimiter = ',')]
         only: Vec<String>,
+        /// Run only these engines in the memory part (viral, streams); default both.
+        #[arg(long, value_delimiter = ',')]
+        engines: Vec<String>,
     },
     /// The bare consumer (started by the suite as its own process).
     #[command(hide = true)]
@@ -120,6 +123,7 @@ async fn main() -> Result<()> {
             seconds,
             heap,
             only,
+            engines,
         } => {
             std::fs::create_dir_all(&work)?;
             let s = Setup {
@@ -141,7 +145,7 @@ async fn main() -> Result<()> {
                 throughput(&s, mentions, topics, tumbling).await?;
             }
             if part("memory") {
-                memory(&s, memory_mentions, memory_topics, tumbling).await?;
+                memory(&s, memory_mentions, memory_topics, tumbling, &engines).await?;
             }
             if part("latency") {
                 latency_part(&s, rate, seconds).await?;
@@ -203,7 +207,14 @@ async fn throughput(s: &Setup, n: u64, topics: u64, w: Windows) -> Result<()> {
     Ok(())
 }
 
-async fn memory(s: &Setup, n: u64, topics: u64, tumbling: Windows) -> Result<()> {
+async fn memory(
+    s: &Setup,
+    n: u64,
+    topics: u64,
+    tumbling: Windows,
+    engines: &[String],
+) -> Result<()> {
+    let run = |e: &str| engines.is_empty() || engines.iter().any(|x| x == e);
     let topic = dataset(s, "memory", n, topics).await?;
     let hopping = Windows {
         hop: mins(5),
@@ -212,11 +223,15 @@ async fn memory(s: &Setup, n: u64, topics: u64, tumbling: Windows) -> Result<()>
     println!("\n### Memory: {n} mentions, {topics} active topics\n\n{HEADER}");
     for w in [tumbling, hopping] {
         let label = w.label();
-        let run = label.replace([' ', '/'], "-");
-        let viral = engines::viral(s, &format!("mem-viral-{run}"), &topic, n, w)?;
-        let streams = engines::streams(s, &format!("mem-streams-{run}"), &topic, n, w).await?;
-        println!("{}", row(&format!("**viral**, {label}"), &viral));
-        println!("{}", row(&format!("Kafka Streams, {label}"), &streams));
+        let name = label.replace([' ', '/'], "-");
+        if run("viral") {
+            let viral = engines::viral(s, &format!("mem-viral-{name}"), &topic, n, w)?;
+            println!("{}", row(&format!("**viral**, {label}"), &viral));
+        }
+        if run("streams") {
+            let streams = engines::streams(s, &format!("mem-streams-{name}"), &topic, n, w).await?;
+            println!("{}", row(&format!("Kafka Streams, {label}"), &streams));
+        }
     }
     Ok(())
 }

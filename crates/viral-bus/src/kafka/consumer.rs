@@ -204,6 +204,7 @@ impl KafkaSubscription {
             // past `queued.min.messages`; at the 1 s default a consumer slower than the
             // broker (any that does work) idles most of the time — 4× less throughput.
             .set("fetch.queue.backoff.ms", "10")
+            .set("queued.max.messages.kbytes", "16384")
             .create_with_context(ctx)
             .map_err(unavailable)?;
         consumer.subscribe(&[topic]).map_err(unavailable)?;
