@@ -264,6 +264,9 @@ fn default_samples() -> usize {
     5
 }
 
+/// The producer's sources: every table present runs, all at once, except the synthetic
+/// demo, which runs alone (it drives the pipeline's simulated clock) and is the default
+/// when no other source is configured.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourcesConfig {
@@ -271,6 +274,27 @@ pub struct SourcesConfig {
     pub synthetic: Option<viral_sources::synthetic::SyntheticConfig>,
     #[serde(default)]
     pub file: Option<viral_sources::file::FileConfig>,
+    /// Bluesky, through a Jetstream instance.
+    #[serde(default)]
+    pub jetstream: Option<viral_sources::jetstream::JetstreamConfig>,
+}
+
+impl SourcesConfig {
+    /// The keys of the configured sources other than the synthetic demo.
+    pub fn others(&self) -> Vec<&'static str> {
+        [
+            ("file", self.file.is_some()),
+            ("jetstream", self.jetstream.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, on)| on.then_some(key))
+        .collect()
+    }
+
+    /// Whether the synthetic demo is the source: it is when nothing else is configured.
+    pub fn synthetic_runs(&self) -> bool {
+        self.others().is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -102,6 +102,33 @@ pub(crate) fn validate(c: &Config) -> Result<(), ConfigError> {
         false,
         c.notifiers.email.as_ref().map(|e| e.validate()),
     )?;
+    sources(c)?;
+    Ok(())
+}
+
+/// A source's own check names a key relative to its table; this names the full key.
+fn source_key(table: &str, e: viral_sources::InvalidConfig) -> ConfigError {
+    ConfigError::invalid(format!("sources.{table}.{}", e.key), e.problem)
+}
+
+fn sources(c: &Config) -> Result<(), ConfigError> {
+    let s = &c.sources;
+    if s.synthetic.is_some() && !s.synthetic_runs() {
+        return Err(ConfigError::invalid(
+            "sources.synthetic",
+            format!(
+                "the synthetic demo runs on its own simulated clock and cannot be combined \
+                 with other sources (configured: {}); remove one",
+                s.others().join(", ")
+            ),
+        ));
+    }
+    if let Some(f) = &s.file {
+        f.validate().map_err(|e| source_key("file", e))?;
+    }
+    if let Some(j) = &s.jetstream {
+        j.validate().map_err(|e| source_key("jetstream", e))?;
+    }
     if let Some(s) = &c.sources.synthetic {
         s.validate()
             .map_err(|e| ConfigError::invalid("sources.synthetic", e))?;

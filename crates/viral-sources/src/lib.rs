@@ -23,7 +23,11 @@ use tokio_util::sync::CancellationToken;
 use viral_core::Post;
 
 pub mod file;
+pub mod jetstream;
+pub mod live;
 pub mod synthetic;
+#[cfg(test)]
+mod testkit;
 
 /// A producer of posts.
 ///
@@ -64,6 +68,13 @@ pub enum SourceError {
         source_name: String,
         path: PathBuf,
         source: std::io::Error,
+    },
+    /// Set-up that has nothing to do with the remote service failed (binding the ingest
+    /// port, initialising TLS): retrying would not help.
+    #[error("source {source_name}: cannot start: {problem}")]
+    Start {
+        source_name: String,
+        problem: String,
     },
 }
 

@@ -6,6 +6,9 @@ use std::sync::Arc;
 use viral_config::{Config, StoreKind};
 use viral_notifiers::Notifier;
 use viral_runtime::clock::{Clock, SharedClock, SimClock, SystemClock};
+use viral_runtime::health::Health;
+use viral_runtime::metrics::Metrics;
+use viral_sources::live::SourceMonitor;
 use viral_sources::Source;
 use viral_store::scylla::{ScyllaConfig, ScyllaStore};
 use viral_store::Store;
@@ -92,11 +95,11 @@ pub fn notifiers(config: &Config) -> Result<Vec<Arc<dyn Notifier>>, BuildError> 
     Ok(out)
 }
 
-/// The clock sources run on: the wall clock, except for the synthetic source, whose
+/// The clock the pipeline runs on: the wall clock, except for the synthetic demo, whose
 /// simulated day starts at yesterday's midnight (so its rhythm lines up with the wall
 /// clock and windows are round) and runs `speed` times faster.
 pub fn clock(config: &Config) -> SharedClock {
-    if config.sources.file.is_some() {
+    if !config.sources.synthetic_runs() {
         return Arc::new(SystemClock);
     }
     let speed = config.sources.synthetic.as_ref().map_or(
@@ -108,19 +111,42 @@ pub fn clock(config: &Config) -> SharedClock {
     Arc::new(SimClock::new(origin, speed))
 }
 
-/// The source `[sources]` describes: the file source if configured, else the synthetic
-/// one (its defaults when `[sources.synthetic]` is absent).
-pub fn source(config: &Config, clock: SharedClock) -> Box<dyn Source> {
-    if let Some(file) = &config.sources.file {
-        return Box::new(viral_sources::file::FileSource::new(file.clone()));
+/// The sources `[sources]` describes, each to be run in a task of its own, all sending
+/// into the producer: every configured one, or the synthetic demo (its defaults when
+/// `[sources.synthetic]` is absent) when no other is. Live sources report their metrics
+/// into `metrics` and their readiness (`source:<name>`) into `health`.
+pub fn sources(
+    config: &Config,
+    clock: SharedClock,
+    metrics: &Metrics,
+    health: &Health,
+) -> Result<Vec<Box<dyn Source>>, BuildError> {
+    let s = &config.sources;
+    let monitor = |name: &str, unready_after| {
+        SourceMonitor::new(name, metrics.clone(), health.clone(), unready_after)
+    };
+    let mut out: Vec<Box<dyn Source>> = Vec::new();
+    if s.synthetic_runs() {
+        let synthetic = s.synthetic.clone().unwrap_or_default();
+        let topics = config
+            .topics
+            .iter()
+            .map(|t| (t.name.clone(), t.terms.clone()))
+            .collect();
+        out.push(Box::new(viral_sources::synthetic::SyntheticSource::new(
+            synthetic, topics, clock,
+        )));
+        return Ok(out);
     }
-    let synthetic = config.sources.synthetic.clone().unwrap_or_default();
-    let topics = config
-        .topics
-        .iter()
-        .map(|t| (t.name.clone(), t.terms.clone()))
-        .collect();
-    Box::new(viral_sources::synthetic::SyntheticSource::new(
-        synthetic, topics, clock,
-    ))
+    if let Some(file) = &s.file {
+        out.push(Box::new(viral_sources::file::FileSource::new(file.clone())));
+    }
+    if let Some(j) = &s.jetstream {
+        let m = monitor(viral_sources::jetstream::SOURCE, j.unready_after);
+        out.push(Box::new(viral_sources::jetstream::JetstreamSource::new(
+            j.clone(),
+            m,
+        )));
+    }
+    Ok(out)
 }

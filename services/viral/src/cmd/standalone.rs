@@ -109,9 +109,11 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
     tasks.spawn(async move { Ok(alerter.run(stop).await?) });
 
     let (posts_tx, posts_rx) = mpsc::channel(4096);
-    let source = build::source(&config, clock.clone());
-    let stop = shutdown.clone();
-    tasks.spawn(async move { Ok(source.run(posts_tx, stop).await?) });
+    for source in build::sources(&config, clock.clone(), &metrics, &health)? {
+        let (tx, stop) = (posts_tx.clone(), shutdown.clone());
+        tasks.spawn(async move { Ok(source.run(tx, stop).await?) });
+    }
+    drop(posts_tx);
     let (b, c, m) = (bus.clone(), clock.clone(), metrics.clone());
     tasks.spawn(async move { Ok(producer::run(posts_rx, matcher, b, c, m).await?) });
 
@@ -120,7 +122,8 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
         demo,
         topics = ?topics,
         window = %humantime::format_duration(config.window.size),
-        speed = synthetic.speed,
+        sources = ?config.sources.others(),
+        speed = config.sources.synthetic_runs().then_some(synthetic.speed),
         metrics = %format!("http://{addr}/metrics"),
         "viral standalone is running; alerts are printed on stdout as JSON lines; Ctrl-C stops"
     );
