@@ -277,6 +277,9 @@ pub struct SourcesConfig {
     /// Bluesky, through a Jetstream instance.
     #[serde(default)]
     pub jetstream: Option<viral_sources::jetstream::JetstreamConfig>,
+    /// The HTTP ingest endpoint (`POST /api/v1/posts`).
+    #[serde(default)]
+    pub http: Option<viral_sources::http::HttpIngestConfig>,
 }
 
 impl SourcesConfig {
@@ -285,6 +288,7 @@ impl SourcesConfig {
         [
             ("file", self.file.is_some()),
             ("jetstream", self.jetstream.is_some()),
+            ("http", self.http.is_some()),
         ]
         .into_iter()
         .filter_map(|(key, on)| on.then_some(key))

@@ -129,6 +129,15 @@ fn sources(c: &Config) -> Result<(), ConfigError> {
     if let Some(j) = &s.jetstream {
         j.validate().map_err(|e| source_key("jetstream", e))?;
     }
+    if let Some(h) = &s.http {
+        h.validate().map_err(|e| source_key("http", e))?;
+        if h.listen == c.http.listen {
+            return Err(ConfigError::invalid(
+                "sources.http.listen",
+                format!("{} is already http.listen (metrics and health)", h.listen),
+            ));
+        }
+    }
     if let Some(s) = &c.sources.synthetic {
         s.validate()
             .map_err(|e| ConfigError::invalid("sources.synthetic", e))?;

@@ -233,4 +233,12 @@ fn sources_are_checked_by_key_and_the_demo_runs_alone() {
     assert!(e.contains("sources.synthetic"), "{e}");
     let e = err(&format!("{GOOD}\n[sources.file]\npath = \"\"\n"));
     assert!(e.contains("sources.file.path"), "{e}");
+    let e = err(&format!("{GOOD}\n[sources.http]\nlisten = \"localhost\"\n"));
+    assert!(e.contains("sources.http.listen"), "{e}");
+    let e = err(&format!(
+        "{GOOD}\n[http]\nlisten = \"127.0.0.1:9901\"\n[sources.http]\n"
+    ));
+    assert!(e.contains("sources.http.listen"), "{e}");
+    let e = err(&format!("{GOOD}\n[sources.http]\nmax_body_bytes = 0\n"));
+    assert!(e.contains("sources.http.max_body_bytes"), "{e}");
 }

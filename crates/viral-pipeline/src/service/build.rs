@@ -3,13 +3,15 @@
 
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
+
 use viral_config::{Config, StoreKind};
 use viral_notifiers::Notifier;
 use viral_runtime::clock::{Clock, SharedClock, SimClock, SystemClock};
 use viral_runtime::health::Health;
 use viral_runtime::metrics::Metrics;
 use viral_sources::live::SourceMonitor;
-use viral_sources::Source;
+use viral_sources::{Acked, Source};
 use viral_store::scylla::{ScyllaConfig, ScyllaStore};
 use viral_store::Store;
 
@@ -111,20 +113,30 @@ pub fn clock(config: &Config) -> SharedClock {
     Arc::new(SimClock::new(origin, speed))
 }
 
+/// What [`sources`] builds: the sources, and the producer's input for posts that wait for
+/// the bus (the HTTP ingest's; closed at once when it is not configured).
+pub struct Sources {
+    pub sources: Vec<Box<dyn Source>>,
+    pub acked: mpsc::Receiver<Acked>,
+}
+
 /// The sources `[sources]` describes, each to be run in a task of its own, all sending
 /// into the producer: every configured one, or the synthetic demo (its defaults when
 /// `[sources.synthetic]` is absent) when no other is. Live sources report their metrics
-/// into `metrics` and their readiness (`source:<name>`) into `health`.
+/// into `metrics` and their readiness (`source:<name>`) into `health`. Secrets are read
+/// from the environment and the ingest port is bound here, so that a missing token or a
+/// port in use stops the process at start-up; must be called inside a tokio runtime.
 pub fn sources(
     config: &Config,
     clock: SharedClock,
     metrics: &Metrics,
     health: &Health,
-) -> Result<Vec<Box<dyn Source>>, BuildError> {
+) -> Result<Sources, BuildError> {
     let s = &config.sources;
     let monitor = |name: &str, unready_after| {
         SourceMonitor::new(name, metrics.clone(), health.clone(), unready_after)
     };
+    let (acked_tx, acked) = mpsc::channel(64);
     let mut out: Vec<Box<dyn Source>> = Vec::new();
     if s.synthetic_runs() {
         let synthetic = s.synthetic.clone().unwrap_or_default();
@@ -136,7 +148,6 @@ pub fn sources(
         out.push(Box::new(viral_sources::synthetic::SyntheticSource::new(
             synthetic, topics, clock,
         )));
-        return Ok(out);
     }
     if let Some(file) = &s.file {
         out.push(Box::new(viral_sources::file::FileSource::new(file.clone())));
@@ -148,5 +159,17 @@ pub fn sources(
             m,
         )));
     }
-    Ok(out)
+    if let Some(h) = &s.http {
+        use viral_sources::http::{HttpIngestSource, NAME};
+        let token = viral_sources::secret_from_env("token_env", &h.token_env)
+            .map_err(|e| err("sources.http.token_env", e.problem))?;
+        let m = monitor(NAME, viral_sources::live::UNREADY_AFTER);
+        let source = HttpIngestSource::bind(h.clone(), token, m, acked_tx.clone())
+            .map_err(|e| err("sources.http.listen", e))?;
+        out.push(Box::new(source));
+    }
+    Ok(Sources {
+        sources: out,
+        acked,
+    })
 }

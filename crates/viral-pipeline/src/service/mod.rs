@@ -205,7 +205,8 @@ fn stage(
                 problem: e.to_string(),
             })?);
             let clock = build::clock(config);
-            let sources = build::sources(config, clock.clone(), &metrics, &health)?;
+            let build::Sources { sources, acked } =
+                build::sources(config, clock.clone(), &metrics, &health)?;
             let topic = config.bus.topics.mentions.clone();
             let (tx, rx) = mpsc::channel(4096);
             let mut sourcing = JoinSet::new();
@@ -216,7 +217,7 @@ fn stage(
             // The producer ends once every source has ended and dropped its sender.
             drop(tx);
             Ok(Box::pin(async move {
-                let producing = producer::run_to(&topic, rx, matcher, bus, clock, metrics);
+                let producing = producer::run_to(&topic, rx, acked, matcher, bus, clock, metrics);
                 tokio::pin!(producing);
                 loop {
                     tokio::select! {
