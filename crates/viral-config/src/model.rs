@@ -277,6 +277,9 @@ pub struct SourcesConfig {
     /// Bluesky, through a Jetstream instance.
     #[serde(default)]
     pub jetstream: Option<viral_sources::jetstream::JetstreamConfig>,
+    /// Mastodon streaming (hashtags, public timeline) on one instance.
+    #[serde(default)]
+    pub mastodon: Option<viral_sources::mastodon::MastodonConfig>,
     /// The HTTP ingest endpoint (`POST /api/v1/posts`).
     #[serde(default)]
     pub http: Option<viral_sources::http::HttpIngestConfig>,
@@ -288,6 +291,7 @@ impl SourcesConfig {
         [
             ("file", self.file.is_some()),
             ("jetstream", self.jetstream.is_some()),
+            ("mastodon", self.mastodon.is_some()),
             ("http", self.http.is_some()),
         ]
         .into_iter()

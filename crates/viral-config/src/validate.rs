@@ -129,6 +129,9 @@ fn sources(c: &Config) -> Result<(), ConfigError> {
     if let Some(j) = &s.jetstream {
         j.validate().map_err(|e| source_key("jetstream", e))?;
     }
+    if let Some(m) = &s.mastodon {
+        m.validate().map_err(|e| source_key("mastodon", e))?;
+    }
     if let Some(h) = &s.http {
         h.validate().map_err(|e| source_key("http", e))?;
         if h.listen == c.http.listen {

@@ -10,6 +10,7 @@
 //! itself, `config.rs` for its serde configuration, `tests.rs`):
 //!
 //! - [`jetstream`]: Bluesky posts from a Jetstream websocket, resumed by cursor.
+//! - [`mastodon`]: statuses from a Mastodon instance's streaming API (SSE), HTML as text.
 //! - [`http`]: the HTTP ingest endpoint, answering 202 only once the bus has the posts
 //!   (through [`Acked`] batches).
 //! - [`synthetic`]: the built-in demo: a daily rhythm of posts about the configured topics
@@ -32,6 +33,7 @@ pub mod file;
 pub mod http;
 pub mod jetstream;
 pub mod live;
+pub mod mastodon;
 pub mod synthetic;
 #[cfg(test)]
 mod testkit;

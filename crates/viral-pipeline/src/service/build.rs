@@ -159,6 +159,13 @@ pub fn sources(
             m,
         )));
     }
+    if let Some(m) = &s.mastodon {
+        use viral_sources::mastodon::{MastodonSource, SOURCE};
+        let token = viral_sources::secret_from_env("token_env", &m.token_env)
+            .map_err(|e| err("sources.mastodon.token_env", e.problem))?;
+        let source = MastodonSource::new(m.clone(), token, monitor(SOURCE, m.unready_after));
+        out.push(Box::new(source));
+    }
     if let Some(h) = &s.http {
         use viral_sources::http::{HttpIngestSource, NAME};
         let token = viral_sources::secret_from_env("token_env", &h.token_env)

@@ -1,14 +1,17 @@
 //! What the sources that keep a connection to a remote service share (Jetstream, Mastodon,
 //! X, and in part HTTP ingest): reconnect delays with jitter ([`Backoff`]), a way to
 //! wait that tests can record instead ([`Pause`]), the per-source metrics and readiness
-//! ([`SourceMonitor`]) and the TLS set-up.
+//! ([`SourceMonitor`]), line framing of a streamed HTTP body, and the TLS and HTTP
+//! client set-up.
 
 mod backoff;
+mod lines;
 mod monitor;
 #[cfg(test)]
 mod tests;
 
 pub use backoff::{Backoff, Pause, JITTER};
+pub(crate) use lines::{LineStream, Next};
 pub use monitor::{SourceMonitor, UNREADY_AFTER};
 
 use std::sync::Arc;
@@ -26,4 +29,16 @@ pub(crate) fn tls_config() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// An HTTP client for a streaming source: connect timeout only (a stream's body lasts as
+/// long as the connection), no redirects to other hosts with our bearer token.
+pub(crate) fn http_client(
+    connect_timeout: std::time::Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("viral/", env!("CARGO_PKG_VERSION")))
+        .build()
 }
