@@ -280,6 +280,9 @@ pub struct SourcesConfig {
     /// Mastodon streaming (hashtags, public timeline) on one instance.
     #[serde(default)]
     pub mastodon: Option<viral_sources::mastodon::MastodonConfig>,
+    /// The X API v2 filtered stream, its rules kept equal to the topics.
+    #[serde(default)]
+    pub x: Option<viral_sources::x::XConfig>,
     /// The HTTP ingest endpoint (`POST /api/v1/posts`).
     #[serde(default)]
     pub http: Option<viral_sources::http::HttpIngestConfig>,
@@ -292,6 +295,7 @@ impl SourcesConfig {
             ("file", self.file.is_some()),
             ("jetstream", self.jetstream.is_some()),
             ("mastodon", self.mastodon.is_some()),
+            ("x", self.x.is_some()),
             ("http", self.http.is_some()),
         ]
         .into_iter()

@@ -132,6 +132,16 @@ fn sources(c: &Config) -> Result<(), ConfigError> {
     if let Some(m) = &s.mastodon {
         m.validate().map_err(|e| source_key("mastodon", e))?;
     }
+    if let Some(x) = &s.x {
+        x.validate().map_err(|e| source_key("x", e))?;
+        let topics: Vec<(String, Vec<String>)> = c
+            .topics
+            .iter()
+            .map(|t| (t.name.clone(), t.terms.clone()))
+            .collect();
+        viral_sources::x::rules::desired(&topics, &x.rule_suffix, x.max_rule_length)
+            .map_err(|e| source_key("x", e))?;
+    }
     if let Some(h) = &s.http {
         h.validate().map_err(|e| source_key("http", e))?;
         if h.listen == c.http.listen {

@@ -11,6 +11,7 @@
 //!
 //! - [`jetstream`]: Bluesky posts from a Jetstream websocket, resumed by cursor.
 //! - [`mastodon`]: statuses from a Mastodon instance's streaming API (SSE), HTML as text.
+//! - [`x`]: the X API v2 filtered stream, its rules kept equal to the topics.
 //! - [`http`]: the HTTP ingest endpoint, answering 202 only once the bus has the posts
 //!   (through [`Acked`] batches).
 //! - [`synthetic`]: the built-in demo: a daily rhythm of posts about the configured topics
@@ -37,6 +38,7 @@ pub mod mastodon;
 pub mod synthetic;
 #[cfg(test)]
 mod testkit;
+pub mod x;
 
 /// A producer of posts.
 ///

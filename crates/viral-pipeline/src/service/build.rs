@@ -137,16 +137,18 @@ pub fn sources(
         SourceMonitor::new(name, metrics.clone(), health.clone(), unready_after)
     };
     let (acked_tx, acked) = mpsc::channel(64);
+    let topics: Vec<(String, Vec<String>)> = config
+        .topics
+        .iter()
+        .map(|t| (t.name.clone(), t.terms.clone()))
+        .collect();
     let mut out: Vec<Box<dyn Source>> = Vec::new();
     if s.synthetic_runs() {
         let synthetic = s.synthetic.clone().unwrap_or_default();
-        let topics = config
-            .topics
-            .iter()
-            .map(|t| (t.name.clone(), t.terms.clone()))
-            .collect();
         out.push(Box::new(viral_sources::synthetic::SyntheticSource::new(
-            synthetic, topics, clock,
+            synthetic,
+            topics.clone(),
+            clock,
         )));
     }
     if let Some(file) = &s.file {
@@ -165,6 +167,13 @@ pub fn sources(
             .map_err(|e| err("sources.mastodon.token_env", e.problem))?;
         let source = MastodonSource::new(m.clone(), token, monitor(SOURCE, m.unready_after));
         out.push(Box::new(source));
+    }
+    if let Some(x) = &s.x {
+        use viral_sources::x::{XSource, SOURCE};
+        let token = viral_sources::secret_from_env("token_env", &x.token_env)
+            .map_err(|e| err("sources.x.token_env", e.problem))?;
+        let m = monitor(SOURCE, x.unready_after);
+        out.push(Box::new(XSource::new(x.clone(), token, topics.clone(), m)));
     }
     if let Some(h) = &s.http {
         use viral_sources::http::{HttpIngestSource, NAME};
