@@ -236,9 +236,16 @@ fn sources_are_checked_by_key_and_the_demo_runs_alone() {
     let e = err(&format!("{GOOD}\n[sources.http]\nlisten = \"localhost\"\n"));
     assert!(e.contains("sources.http.listen"), "{e}");
     let e = err(&format!(
-        "{GOOD}\n[http]\nlisten = \"127.0.0.1:9901\"\n[sources.http]\n"
+        "{GOOD}\n[http]\nlisten = \"127.0.0.1:8080\"\n[sources.http]\n"
     ));
     assert!(e.contains("sources.http.listen"), "{e}");
     let e = err(&format!("{GOOD}\n[sources.http]\nmax_body_bytes = 0\n"));
     assert!(e.contains("sources.http.max_body_bytes"), "{e}");
+}
+
+#[test]
+fn the_bluesky_example_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bluesky.toml");
+    let c = load(Some(&path)).unwrap();
+    assert_eq!(c.sources.others(), ["jetstream"]);
 }

@@ -31,7 +31,7 @@ pub struct HttpIngestConfig {
 impl Default for HttpIngestConfig {
     fn default() -> Self {
         Self {
-            listen: "127.0.0.1:9901".into(),
+            listen: "127.0.0.1:8080".into(),
             token_env: "VIRAL_INGEST_TOKEN".into(),
             max_body_bytes: 1 << 20,
             max_in_flight: 64,
