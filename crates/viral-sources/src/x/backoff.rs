@@ -65,3 +65,47 @@ impl XBackoff {
         self.last = None;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backoff_is_x_s_and_restarts_per_kind_of_failure() {
+        let (s, ms) = (Duration::from_secs, Duration::from_millis);
+        let mut b = XBackoff::new(0.0);
+        let network: Vec<_> = (0..66).map(|_| b.next(Failure::Network, None)).collect();
+        assert_eq!(&network[..4], [ms(250), ms(500), ms(750), ms(1000)]);
+        assert_eq!(network[63], s(16));
+        assert_eq!(network[65], s(16), "linear up to 16 s");
+        let http: Vec<_> = (0..8).map(|_| b.next(Failure::Http, None)).collect();
+        assert_eq!(
+            http,
+            [s(5), s(10), s(20), s(40), s(80), s(160), s(320), s(320)]
+        );
+        let limited: Vec<_> = (0..6).map(|_| b.next(Failure::RateLimited, None)).collect();
+        assert_eq!(limited, [s(60), s(120), s(240), s(480), s(900), s(900)]);
+        b.reset();
+        assert_eq!(
+            b.next(Failure::RateLimited, Some(s(600))),
+            s(600),
+            "X's reset time wins when later"
+        );
+        assert_eq!(
+            b.next(Failure::RateLimited, Some(s(1))),
+            s(120),
+            "but never below the backoff"
+        );
+        assert_eq!(
+            b.next(Failure::RateLimited, Some(s(86_400))),
+            s(900),
+            "nor beyond a window"
+        );
+        let mut jittered = XBackoff::new(crate::live::JITTER);
+        let d = jittered.next(Failure::Http, None);
+        assert!(
+            d >= s(5) && d <= s(5).mul_f64(1.0 + crate::live::JITTER),
+            "{d:?}"
+        );
+    }
+}
