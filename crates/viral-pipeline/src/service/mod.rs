@@ -210,8 +210,11 @@ fn stage(
             let topic = config.bus.topics.mentions.clone();
             let (tx, rx) = mpsc::channel(4096);
             let mut sourcing = JoinSet::new();
+            // Stopped with the service, or when the producer is gone (no source should
+            // outlive the stage it feeds).
+            let stop_sources = shutdown.child_token();
             for source in sources {
-                let (tx, stop) = (tx.clone(), shutdown.clone());
+                let (tx, stop) = (tx.clone(), stop_sources.clone());
                 sourcing.spawn(source.run(tx, stop));
             }
             // The producer ends once every source has ended and dropped its sender.
@@ -224,6 +227,7 @@ fn stage(
                         produced = &mut producing => {
                             // Every source has ended (a file read to the end ends the
                             // service), or the bus is gone.
+                            stop_sources.cancel();
                             while let Some(done) = sourcing.join_next().await {
                                 source_result(done)?;
                             }
