@@ -264,6 +264,9 @@ fn default_samples() -> usize {
     5
 }
 
+/// The producer's sources: every table present runs, all at once, except the synthetic
+/// demo, which runs alone (it drives the pipeline's simulated clock) and is the default
+/// when no other source is configured.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SourcesConfig {
@@ -271,6 +274,39 @@ pub struct SourcesConfig {
     pub synthetic: Option<viral_sources::synthetic::SyntheticConfig>,
     #[serde(default)]
     pub file: Option<viral_sources::file::FileConfig>,
+    /// Bluesky, through a Jetstream instance.
+    #[serde(default)]
+    pub jetstream: Option<viral_sources::jetstream::JetstreamConfig>,
+    /// Mastodon streaming (hashtags, public timeline) on one instance.
+    #[serde(default)]
+    pub mastodon: Option<viral_sources::mastodon::MastodonConfig>,
+    /// The X API v2 filtered stream, its rules kept equal to the topics.
+    #[serde(default)]
+    pub x: Option<viral_sources::x::XConfig>,
+    /// The HTTP ingest endpoint (`POST /api/v1/posts`).
+    #[serde(default)]
+    pub http: Option<viral_sources::http::HttpIngestConfig>,
+}
+
+impl SourcesConfig {
+    /// The keys of the configured sources other than the synthetic demo.
+    pub fn others(&self) -> Vec<&'static str> {
+        [
+            ("file", self.file.is_some()),
+            ("jetstream", self.jetstream.is_some()),
+            ("mastodon", self.mastodon.is_some()),
+            ("x", self.x.is_some()),
+            ("http", self.http.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(key, on)| on.then_some(key))
+        .collect()
+    }
+
+    /// Whether the synthetic demo is the source: it is when nothing else is configured.
+    pub fn synthetic_runs(&self) -> bool {
+        self.others().is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

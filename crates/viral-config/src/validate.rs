@@ -102,6 +102,55 @@ pub(crate) fn validate(c: &Config) -> Result<(), ConfigError> {
         false,
         c.notifiers.email.as_ref().map(|e| e.validate()),
     )?;
+    sources(c)?;
+    Ok(())
+}
+
+/// A source's own check names a key relative to its table; this names the full key.
+fn source_key(table: &str, e: viral_sources::InvalidConfig) -> ConfigError {
+    ConfigError::invalid(format!("sources.{table}.{}", e.key), e.problem)
+}
+
+fn sources(c: &Config) -> Result<(), ConfigError> {
+    let s = &c.sources;
+    if s.synthetic.is_some() && !s.synthetic_runs() {
+        return Err(ConfigError::invalid(
+            "sources.synthetic",
+            format!(
+                "the synthetic demo runs on its own simulated clock and cannot be combined \
+                 with other sources (configured: {}); remove one",
+                s.others().join(", ")
+            ),
+        ));
+    }
+    if let Some(f) = &s.file {
+        f.validate().map_err(|e| source_key("file", e))?;
+    }
+    if let Some(j) = &s.jetstream {
+        j.validate().map_err(|e| source_key("jetstream", e))?;
+    }
+    if let Some(m) = &s.mastodon {
+        m.validate().map_err(|e| source_key("mastodon", e))?;
+    }
+    if let Some(x) = &s.x {
+        x.validate().map_err(|e| source_key("x", e))?;
+        let topics: Vec<(String, Vec<String>)> = c
+            .topics
+            .iter()
+            .map(|t| (t.name.clone(), t.terms.clone()))
+            .collect();
+        viral_sources::x::rules::desired(&topics, &x.rule_suffix, x.max_rule_length)
+            .map_err(|e| source_key("x", e))?;
+    }
+    if let Some(h) = &s.http {
+        h.validate().map_err(|e| source_key("http", e))?;
+        if h.listen == c.http.listen {
+            return Err(ConfigError::invalid(
+                "sources.http.listen",
+                format!("{} is already http.listen (metrics and health)", h.listen),
+            ));
+        }
+    }
     if let Some(s) = &c.sources.synthetic {
         s.validate()
             .map_err(|e| ConfigError::invalid("sources.synthetic", e))?;

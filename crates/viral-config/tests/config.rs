@@ -205,3 +205,47 @@ fn the_email_notifier_loads_and_a_bad_address_names_its_key() {
     ));
     assert!(e.contains("notifiers.email.from"), "{e}");
 }
+
+#[test]
+fn sources_are_checked_by_key_and_the_demo_runs_alone() {
+    let c = load_str(&format!("{GOOD}\n[sources.jetstream]\n")).unwrap();
+    assert_eq!(c.sources.others(), ["jetstream"]);
+    assert!(!c.sources.synthetic_runs());
+    assert_eq!(
+        c.sources.jetstream.unwrap().host,
+        "jetstream2.us-east.bsky.network"
+    );
+    assert!(load_str(GOOD).unwrap().sources.synthetic_runs());
+
+    let e = err(&format!(
+        "{GOOD}\n[sources.jetstream]\nhost = \"http://example.com\"\n"
+    ));
+    assert!(e.contains("sources.jetstream.host"), "{e}");
+    let e = err(&format!(
+        "{GOOD}\n[sources.jetstream]\nreconnect_min = \"0s\"\n"
+    ));
+    assert!(e.contains("sources.jetstream.reconnect_min"), "{e}");
+    let e = err(&format!("{GOOD}\n[sources.jetstream]\nhots = \"typo\"\n"));
+    assert!(e.contains("hots"), "{e}");
+    let e = err(&format!(
+        "{GOOD}\n[sources.synthetic]\n[sources.jetstream]\n"
+    ));
+    assert!(e.contains("sources.synthetic"), "{e}");
+    let e = err(&format!("{GOOD}\n[sources.file]\npath = \"\"\n"));
+    assert!(e.contains("sources.file.path"), "{e}");
+    let e = err(&format!("{GOOD}\n[sources.http]\nlisten = \"localhost\"\n"));
+    assert!(e.contains("sources.http.listen"), "{e}");
+    let e = err(&format!(
+        "{GOOD}\n[http]\nlisten = \"127.0.0.1:8080\"\n[sources.http]\n"
+    ));
+    assert!(e.contains("sources.http.listen"), "{e}");
+    let e = err(&format!("{GOOD}\n[sources.http]\nmax_body_bytes = 0\n"));
+    assert!(e.contains("sources.http.max_body_bytes"), "{e}");
+}
+
+#[test]
+fn the_bluesky_example_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bluesky.toml");
+    let c = load(Some(&path)).unwrap();
+    assert_eq!(c.sources.others(), ["jetstream"]);
+}

@@ -1,6 +1,8 @@
 //! Producer stage: every post from the sources is matched against the tracked topics and
 //! published as one Mention per matched topic (key = topic name, so a topic stays in one
-//! partition). A post counts as handled only once the bus accepted all its mentions.
+//! partition). A post counts as handled only once the bus accepted all its mentions, and
+//! posts that came with an acknowledgement (the HTTP ingest's [`Acked`] batches) are
+//! acknowledged exactly then.
 //!
 //! Posts without `observed_at` are stamped with the clock on arrival: event time is the
 //! earlier of `created_at` and `observed_at`, so a post claiming to be from the far future
@@ -9,13 +11,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use viral_bus::{topics, Bus, BusError};
 use viral_core::matcher::TopicMatcher;
 use viral_core::time::from_millis;
 use viral_core::{Mention, Post};
 use viral_runtime::clock::SharedClock;
 use viral_runtime::metrics::{Metrics, SourceLabel, StageLabel, TopicLabel};
+use viral_sources::Acked;
 
 /// Run until `posts` is closed (all sources finished or stopped), publishing to the
 /// default mentions topic.
@@ -26,40 +29,62 @@ pub async fn run(
     clock: SharedClock,
     metrics: Metrics,
 ) -> Result<(), BusError> {
-    run_to(topics::MENTIONS, posts, matcher, bus, clock, metrics).await
+    // No acknowledged input: a channel whose sender is already gone.
+    let (_, acked) = mpsc::channel(1);
+    run_to(topics::MENTIONS, posts, acked, matcher, bus, clock, metrics).await
 }
 
-/// Run until `posts` is closed, publishing to `topic`. A publish the bus refuses (broker
-/// unreachable past its own retries) is retried with backoff: the post is not
-/// acknowledged until it is in, and the sources wait meanwhile.
+/// Run until both `posts` and `acked` are closed, publishing to `topic`. A publish the
+/// bus refuses (broker unreachable past its own retries) is retried with backoff: the
+/// post is not acknowledged until it is in, and the sources wait meanwhile.
+///
+/// `acked` batches (the HTTP ingest's) are matched and published with the other posts;
+/// each one's `done` is completed right after the publish that carried its mentions, and
+/// dropped unsent if the bus is closed first (see [`Acked`]).
 pub async fn run_to(
     topic: &str,
-    mut posts: mpsc::Receiver<Post>,
+    posts: mpsc::Receiver<Post>,
+    acked: mpsc::Receiver<Acked>,
     matcher: Arc<TopicMatcher>,
     bus: Arc<dyn Bus>,
     clock: SharedClock,
     metrics: Metrics,
 ) -> Result<(), BusError> {
+    let mut input = Input {
+        posts: Some(posts),
+        acked: Some(acked),
+    };
     let (mut scratch, mut ids) = (viral_core::matcher::Scratch::default(), Vec::new());
     let out = StageLabel { stage: "producer" };
     let mut batch: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
     // Take whatever posts are ready (up to BATCH) and publish their mentions together:
     // one round trip per batch instead of per mention.
-    while let Some(first) = posts.recv().await {
+    while let Some(first) = input.recv().await {
         let mut next = Some(first);
         let mut taken = 0;
-        while let Some(mut post) = next.take() {
-            taken += 1;
-            if post.observed_at.is_none() {
-                post.observed_at = Some(from_millis(clock.now_ms()));
-            }
-            let source = SourceLabel {
-                source: post.source.clone(),
+        while let Some(item) = next.take() {
+            let posts = match item {
+                Item::Post(post) => vec![post],
+                Item::Acked(Acked { posts, done }) => {
+                    acks.push(done);
+                    posts
+                }
             };
-            metrics.posts_received.get_or_create(&source).inc();
-            ids.clear();
-            matcher.find_into(&post.text, &mut scratch, &mut ids);
-            if !ids.is_empty() {
+            for mut post in posts {
+                taken += 1;
+                if post.observed_at.is_none() {
+                    post.observed_at = Some(from_millis(clock.now_ms()));
+                }
+                let source = SourceLabel {
+                    source: post.source.clone(),
+                };
+                metrics.posts_received.get_or_create(&source).inc();
+                ids.clear();
+                matcher.find_into(&post.text, &mut scratch, &mut ids);
+                if ids.is_empty() {
+                    continue;
+                }
                 metrics.posts_matched.get_or_create(&source).inc();
                 let mut mention = Mention {
                     topic: String::new(),
@@ -76,23 +101,93 @@ pub async fn run_to(
                 }
             }
             if taken < BATCH {
-                next = posts.try_recv().ok();
+                next = input.try_recv();
             }
         }
-        if batch.is_empty() {
-            continue;
+        if !batch.is_empty() {
+            for (t, _) in &batch {
+                metrics
+                    .mentions_published
+                    .get_or_create(&TopicLabel { topic: t.clone() })
+                    .inc();
+            }
+            let n = batch.len() as u64;
+            publish(&*bus, topic, std::mem::take(&mut batch)).await?;
+            metrics.messages_out.get_or_create(&out).inc_by(n);
         }
-        for (t, _) in &batch {
-            metrics
-                .mentions_published
-                .get_or_create(&TopicLabel { topic: t.clone() })
-                .inc();
+        for done in acks.drain(..) {
+            // The sender may have given up waiting; its posts are in all the same.
+            let _ = done.send(());
         }
-        let n = batch.len() as u64;
-        publish(&*bus, topic, std::mem::take(&mut batch)).await?;
-        metrics.messages_out.get_or_create(&out).inc_by(n);
     }
     Ok(())
+}
+
+/// One thing taken from the sources.
+enum Item {
+    Post(Post),
+    Acked(Acked),
+}
+
+/// The producer's two inputs; each is dropped once closed, and the input ends when both
+/// are.
+struct Input {
+    posts: Option<mpsc::Receiver<Post>>,
+    acked: Option<mpsc::Receiver<Acked>>,
+}
+
+impl Input {
+    async fn recv(&mut self) -> Option<Item> {
+        loop {
+            let item = match (&mut self.posts, &mut self.acked) {
+                (None, None) => return None,
+                (Some(p), None) => match p.recv().await {
+                    Some(post) => Some(Item::Post(post)),
+                    None => {
+                        self.posts = None;
+                        None
+                    }
+                },
+                (None, Some(a)) => match a.recv().await {
+                    Some(acked) => Some(Item::Acked(acked)),
+                    None => {
+                        self.acked = None;
+                        None
+                    }
+                },
+                (Some(p), Some(a)) => tokio::select! {
+                    post = p.recv() => match post {
+                        Some(post) => Some(Item::Post(post)),
+                        None => {
+                            self.posts = None;
+                            None
+                        }
+                    },
+                    acked = a.recv() => match acked {
+                        Some(acked) => Some(Item::Acked(acked)),
+                        None => {
+                            self.acked = None;
+                            None
+                        }
+                    },
+                },
+            };
+            if item.is_some() {
+                return item;
+            }
+        }
+    }
+
+    /// Something already waiting, without waiting.
+    fn try_recv(&mut self) -> Option<Item> {
+        if let Some(post) = self.posts.as_mut().and_then(|p| p.try_recv().ok()) {
+            return Some(Item::Post(post));
+        }
+        self.acked
+            .as_mut()
+            .and_then(|a| a.try_recv().ok())
+            .map(Item::Acked)
+    }
 }
 
 /// Posts taken from the sources per publish round trip.

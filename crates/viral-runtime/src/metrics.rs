@@ -24,6 +24,14 @@ pub struct SourceLabel {
     pub source: String,
 }
 
+/// A source's bad event, by what was wrong with it (`invalid_json`, `invalid_post`, …):
+/// a fixed set per source.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceBadLabel {
+    pub source: String,
+    pub kind: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TopicLabel {
     pub topic: String,
@@ -88,6 +96,11 @@ pub struct Metrics {
     registry: Arc<Registry>,
     pub posts_received: Family<SourceLabel, Counter>,
     pub posts_matched: Family<SourceLabel, Counter>,
+    pub source_events: Family<SourceLabel, Counter>,
+    pub source_bad_events: Family<SourceBadLabel, Counter>,
+    pub source_reconnects: Family<SourceLabel, Counter>,
+    pub source_connected: Family<SourceLabel, Gauge>,
+    pub source_last_event_seconds: Family<SourceLabel, Gauge<f64, AtomicU64>>,
     pub mentions_published: Family<TopicLabel, Counter>,
     pub messages_in: Family<StageLabel, Counter>,
     pub messages_out: Family<StageLabel, Counter>,
@@ -122,6 +135,11 @@ impl Metrics {
             registry: Arc::new(Registry::default()),
             posts_received: Family::default(),
             posts_matched: Family::default(),
+            source_events: Family::default(),
+            source_bad_events: Family::default(),
+            source_reconnects: Family::default(),
+            source_connected: Family::default(),
+            source_last_event_seconds: Family::default(),
             mentions_published: Family::default(),
             messages_in: Family::default(),
             messages_out: Family::default(),
@@ -151,6 +169,31 @@ impl Metrics {
             "posts_matched",
             "Posts that matched at least one topic",
             m.posts_matched.clone(),
+        );
+        r.register(
+            "source_events",
+            "Events received from a source's service (posts and others; not keep-alives)",
+            m.source_events.clone(),
+        );
+        r.register(
+            "source_bad_events",
+            "Events a source could not use and skipped, by kind",
+            m.source_bad_events.clone(),
+        );
+        r.register(
+            "source_reconnects",
+            "Times a source lost or could not open its connection and tried again",
+            m.source_reconnects.clone(),
+        );
+        r.register(
+            "source_connected",
+            "1 while a source is connected to its service, else 0",
+            m.source_connected.clone(),
+        );
+        r.register(
+            "source_last_event_timestamp_seconds",
+            "When a source last received an event, Unix seconds (age = time() - this)",
+            m.source_last_event_seconds.clone(),
         );
         r.register(
             "mentions_published",

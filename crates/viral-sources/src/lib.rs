@@ -9,21 +9,36 @@
 //! One folder per implementation, each with the same files (`mod.rs` for the source
 //! itself, `config.rs` for its serde configuration, `tests.rs`):
 //!
+//! - [`jetstream`]: Bluesky posts from a Jetstream websocket, resumed by cursor.
+//! - [`mastodon`]: statuses from a Mastodon instance's streaming API (SSE), HTML as text.
+//! - [`x`]: the X API v2 filtered stream, its rules kept equal to the topics.
+//! - [`http`]: the HTTP ingest endpoint, answering 202 only once the bus has the posts
+//!   (through [`Acked`] batches).
 //! - [`synthetic`]: the built-in demo: a daily rhythm of posts about the configured topics
 //!   and then a viral spike, on an accelerated clock, so a new user sees a real alert
 //!   within a minute. Its pure generator also writes JSONL files offline
 //!   ([`synthetic::generate`]).
 //! - [`file`]: replays a JSONL file of posts, as fast as possible or paced by `created_at`.
+//!
+//! [`live`] holds what the connected sources share: backoff with jitter, per-source
+//! metrics and readiness.
 
 use std::path::PathBuf;
 
 use thiserror::Error;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use viral_core::Post;
 
 pub mod file;
+pub mod http;
+pub mod jetstream;
+pub mod live;
+pub mod mastodon;
 pub mod synthetic;
+#[cfg(test)]
+mod testkit;
+pub mod x;
 
 /// A producer of posts.
 ///
@@ -45,6 +60,38 @@ pub trait Source: Send {
     ) -> Result<(), SourceError>;
 }
 
+/// Posts whose sender waits until the producer has handed all their mentions to the bus.
+///
+/// Most sources send posts one by one into the producer's channel and move on: what they
+/// read again after a crash (a cursor, a file) is their own business. The HTTP ingest
+/// cannot read anything again — its client can, if it is told the truth — so it answers
+/// only once its posts are safe. It sends them as one `Acked` batch on a second channel
+/// into the producer, which publishes them like any other posts and completes `done`
+/// after the bus has accepted the publish that carried the last of their mentions (at
+/// once when they match no topic). If the producer stops first, `done` is dropped
+/// unsent, and the waiting request learns that its posts may not have got through.
+#[derive(Debug)]
+pub struct Acked {
+    pub posts: Vec<Post>,
+    pub done: oneshot::Sender<()>,
+}
+
+/// The secret in the environment variable `var`, which the configuration key `key` (e.g.
+/// `token_env`) names. Secrets are never in the configuration file, nor logged.
+pub fn secret_from_env(key: &'static str, var: &str) -> Result<String, InvalidConfig> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+        Ok(_) => Err(InvalidConfig::new(
+            key,
+            format!("names {var:?}, but that environment variable is empty"),
+        )),
+        Err(_) => Err(InvalidConfig::new(
+            key,
+            format!("names {var:?}, but that environment variable is not set (or not UTF-8)"),
+        )),
+    }
+}
+
 /// Why a source stopped before it was exhausted.
 #[derive(Debug, Error)]
 pub enum SourceError {
@@ -64,6 +111,13 @@ pub enum SourceError {
         source_name: String,
         path: PathBuf,
         source: std::io::Error,
+    },
+    /// Set-up that has nothing to do with the remote service failed (binding the ingest
+    /// port, initialising TLS): retrying would not help.
+    #[error("source {source_name}: cannot start: {problem}")]
+    Start {
+        source_name: String,
+        problem: String,
     },
 }
 

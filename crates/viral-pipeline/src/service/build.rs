@@ -3,10 +3,15 @@
 
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
+
 use viral_config::{Config, StoreKind};
 use viral_notifiers::Notifier;
 use viral_runtime::clock::{Clock, SharedClock, SimClock, SystemClock};
-use viral_sources::Source;
+use viral_runtime::health::Health;
+use viral_runtime::metrics::Metrics;
+use viral_sources::live::SourceMonitor;
+use viral_sources::{Acked, Source};
 use viral_store::scylla::{ScyllaConfig, ScyllaStore};
 use viral_store::Store;
 
@@ -92,11 +97,11 @@ pub fn notifiers(config: &Config) -> Result<Vec<Arc<dyn Notifier>>, BuildError> 
     Ok(out)
 }
 
-/// The clock sources run on: the wall clock, except for the synthetic source, whose
+/// The clock the pipeline runs on: the wall clock, except for the synthetic demo, whose
 /// simulated day starts at yesterday's midnight (so its rhythm lines up with the wall
 /// clock and windows are round) and runs `speed` times faster.
 pub fn clock(config: &Config) -> SharedClock {
-    if config.sources.file.is_some() {
+    if !config.sources.synthetic_runs() {
         return Arc::new(SystemClock);
     }
     let speed = config.sources.synthetic.as_ref().map_or(
@@ -108,19 +113,79 @@ pub fn clock(config: &Config) -> SharedClock {
     Arc::new(SimClock::new(origin, speed))
 }
 
-/// The source `[sources]` describes: the file source if configured, else the synthetic
-/// one (its defaults when `[sources.synthetic]` is absent).
-pub fn source(config: &Config, clock: SharedClock) -> Box<dyn Source> {
-    if let Some(file) = &config.sources.file {
-        return Box::new(viral_sources::file::FileSource::new(file.clone()));
-    }
-    let synthetic = config.sources.synthetic.clone().unwrap_or_default();
-    let topics = config
+/// What [`sources`] builds: the sources, and the producer's input for posts that wait for
+/// the bus (the HTTP ingest's; closed at once when it is not configured).
+pub struct Sources {
+    pub sources: Vec<Box<dyn Source>>,
+    pub acked: mpsc::Receiver<Acked>,
+}
+
+/// The sources `[sources]` describes, each to be run in a task of its own, all sending
+/// into the producer: every configured one, or the synthetic demo (its defaults when
+/// `[sources.synthetic]` is absent) when no other is. Live sources report their metrics
+/// into `metrics` and their readiness (`source:<name>`) into `health`. Secrets are read
+/// from the environment and the ingest port is bound here, so that a missing token or a
+/// port in use stops the process at start-up; must be called inside a tokio runtime.
+pub fn sources(
+    config: &Config,
+    clock: SharedClock,
+    metrics: &Metrics,
+    health: &Health,
+) -> Result<Sources, BuildError> {
+    let s = &config.sources;
+    let monitor = |name: &str, unready_after| {
+        SourceMonitor::new(name, metrics.clone(), health.clone(), unready_after)
+    };
+    let (acked_tx, acked) = mpsc::channel(64);
+    let topics: Vec<(String, Vec<String>)> = config
         .topics
         .iter()
         .map(|t| (t.name.clone(), t.terms.clone()))
         .collect();
-    Box::new(viral_sources::synthetic::SyntheticSource::new(
-        synthetic, topics, clock,
-    ))
+    let mut out: Vec<Box<dyn Source>> = Vec::new();
+    if s.synthetic_runs() {
+        let synthetic = s.synthetic.clone().unwrap_or_default();
+        out.push(Box::new(viral_sources::synthetic::SyntheticSource::new(
+            synthetic,
+            topics.clone(),
+            clock,
+        )));
+    }
+    if let Some(file) = &s.file {
+        out.push(Box::new(viral_sources::file::FileSource::new(file.clone())));
+    }
+    if let Some(j) = &s.jetstream {
+        let m = monitor(viral_sources::jetstream::SOURCE, j.unready_after);
+        out.push(Box::new(viral_sources::jetstream::JetstreamSource::new(
+            j.clone(),
+            m,
+        )));
+    }
+    if let Some(m) = &s.mastodon {
+        use viral_sources::mastodon::{MastodonSource, SOURCE};
+        let token = viral_sources::secret_from_env("token_env", &m.token_env)
+            .map_err(|e| err("sources.mastodon.token_env", e.problem))?;
+        let source = MastodonSource::new(m.clone(), token, monitor(SOURCE, m.unready_after));
+        out.push(Box::new(source));
+    }
+    if let Some(x) = &s.x {
+        use viral_sources::x::{XSource, SOURCE};
+        let token = viral_sources::secret_from_env("token_env", &x.token_env)
+            .map_err(|e| err("sources.x.token_env", e.problem))?;
+        let m = monitor(SOURCE, x.unready_after);
+        out.push(Box::new(XSource::new(x.clone(), token, topics.clone(), m)));
+    }
+    if let Some(h) = &s.http {
+        use viral_sources::http::{HttpIngestSource, NAME};
+        let token = viral_sources::secret_from_env("token_env", &h.token_env)
+            .map_err(|e| err("sources.http.token_env", e.problem))?;
+        let m = monitor(NAME, viral_sources::live::UNREADY_AFTER);
+        let source = HttpIngestSource::bind(h.clone(), token, m, acked_tx.clone())
+            .map_err(|e| err("sources.http.listen", e))?;
+        out.push(Box::new(source));
+    }
+    Ok(Sources {
+        sources: out,
+        acked,
+    })
 }

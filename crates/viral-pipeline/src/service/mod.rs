@@ -14,11 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
+use tokio::task::{JoinError, JoinSet};
 use viral_bus::{Bus, KafkaBus};
 use viral_config::{BusKind, Config, LogFormat};
 use viral_runtime::health::Health;
 use viral_runtime::metrics::Metrics;
 use viral_runtime::CancellationToken;
+use viral_sources::SourceError;
 use viral_store::Store;
 
 use crate::aggregator::{self, Aggregator};
@@ -92,13 +94,15 @@ pub fn main(name: &str) -> Result<(), ServiceError> {
         (BusKind::Kafka, Some(k)) => k.clone(),
         _ => return Err(ServiceError::NeedsKafka),
     };
-    if role == Role::Producer && config.sources.file.is_none() && config.sources.synthetic.is_none()
+    if role == Role::Producer
+        && config.sources.synthetic.is_none()
+        && config.sources.synthetic_runs()
     {
         return Err(build::BuildError {
             key: "sources",
-            problem:
-                "the producer needs at least one source ([sources.file] or [sources.synthetic])"
-                    .into(),
+            problem: "the producer needs at least one source ([sources.jetstream], \
+                      [sources.file], [sources.synthetic], …)"
+                .into(),
         }
         .into());
     }
@@ -201,20 +205,37 @@ fn stage(
                 problem: e.to_string(),
             })?);
             let clock = build::clock(config);
-            let source = build::source(config, clock.clone());
+            let build::Sources { sources, acked } =
+                build::sources(config, clock.clone(), &metrics, &health)?;
             let topic = config.bus.topics.mentions.clone();
             let (tx, rx) = mpsc::channel(4096);
-            let stop = shutdown.clone();
-            let sourcing = tokio::spawn(async move { source.run(tx, stop).await });
+            let mut sourcing = JoinSet::new();
+            // Stopped with the service, or when the producer is gone (no source should
+            // outlive the stage it feeds).
+            let stop_sources = shutdown.child_token();
+            for source in sources {
+                let (tx, stop) = (tx.clone(), stop_sources.clone());
+                sourcing.spawn(source.run(tx, stop));
+            }
+            // The producer ends once every source has ended and dropped its sender.
+            drop(tx);
             Ok(Box::pin(async move {
-                let produced = producer::run_to(&topic, rx, matcher, bus, clock, metrics).await;
-                match sourcing.await {
-                    Ok(Err(e)) => return Err(format!("source failed: {e}")),
-                    Err(e) => return Err(format!("source panicked: {e}")),
-                    Ok(Ok(())) => {}
+                let producing = producer::run_to(&topic, rx, acked, matcher, bus, clock, metrics);
+                tokio::pin!(producing);
+                loop {
+                    tokio::select! {
+                        produced = &mut producing => {
+                            // Every source has ended (a file read to the end ends the
+                            // service), or the bus is gone.
+                            stop_sources.cancel();
+                            while let Some(done) = sourcing.join_next().await {
+                                source_result(done)?;
+                            }
+                            return produced.map_err(|e| e.to_string());
+                        }
+                        Some(done) = sourcing.join_next() => source_result(done)?,
+                    }
                 }
-                // A finished source (a file read to the end) ends the service.
-                produced.map_err(|e| e.to_string())
             }))
         }
         Role::Aggregator => {
@@ -260,6 +281,16 @@ fn stage(
                 alerter.run(shutdown).await.map_err(|e| e.to_string())
             }))
         }
+    }
+}
+
+/// A source that failed (it cannot work at all: bad configuration, a port in use) stops
+/// the service; one that finished leaves the others running.
+fn source_result(done: Result<Result<(), SourceError>, JoinError>) -> Result<(), String> {
+    match done {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(format!("a source panicked: {e}")),
     }
 }
 

@@ -110,18 +110,26 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
     tasks.spawn(async move { Ok(alerter.run(stop).await?) });
 
     let (posts_tx, posts_rx) = mpsc::channel(4096);
-    let source = build::source(&config, clock.clone());
-    let stop = shutdown.clone();
-    tasks.spawn(async move { Ok(source.run(posts_tx, stop).await?) });
+    let build::Sources { sources, acked } =
+        build::sources(&config, clock.clone(), &metrics, &health)?;
+    for source in sources {
+        let (tx, stop) = (posts_tx.clone(), shutdown.clone());
+        tasks.spawn(async move { Ok(source.run(tx, stop).await?) });
+    }
+    drop(posts_tx);
     let (b, c, m) = (bus.clone(), clock.clone(), metrics.clone());
-    tasks.spawn(async move { Ok(producer::run(posts_rx, matcher, b, c, m).await?) });
+    let mentions = config.bus.topics.mentions.clone();
+    tasks.spawn(async move {
+        Ok(producer::run_to(&mentions, posts_rx, acked, matcher, b, c, m).await?)
+    });
 
     let topics: Vec<&str> = config.topics.iter().map(|t| t.name.as_str()).collect();
     tracing::info!(
         demo,
         topics = ?topics,
         window = %humantime::format_duration(config.window.size),
-        speed = synthetic.speed,
+        sources = ?config.sources.others(),
+        speed = config.sources.synthetic_runs().then_some(synthetic.speed),
         metrics = %format!("http://{addr}/metrics"),
         "viral standalone is running; alerts are printed on stdout as JSON lines; Ctrl-C stops"
     );

@@ -1,0 +1,154 @@
+//! The HTTP ingest and the producer together, on the memory bus: a 202 means the
+//! mentions are already on the bus; a bus that refuses them means no 202 (503 after
+//! `ack_timeout`), while the producer keeps retrying.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use viral_bus::{Bus, BusError, MemoryBus, Subscription};
+use viral_core::{Mention, TopicMatcher, TopicSpec};
+use viral_pipeline::producer;
+use viral_runtime::clock::SystemClock;
+use viral_runtime::metrics::Metrics;
+use viral_sources::http::{HttpIngestConfig, HttpIngestSource, NAME, PATH};
+use viral_sources::live::SourceMonitor;
+use viral_sources::Source;
+
+const TOKEN: &str = "t0ken";
+const TOPIC: &str = "viral.mentions.v1";
+
+/// The memory bus, refusing every publish while `refuse` is set.
+struct Flaky {
+    inner: MemoryBus,
+    refuse: AtomicBool,
+}
+
+#[async_trait]
+impl Bus for Flaky {
+    async fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        if self.refuse.load(Ordering::SeqCst) {
+            return Err(BusError::Unavailable("the broker is away".into()));
+        }
+        self.inner.publish(topic, key, payload).await
+    }
+
+    async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {
+        self.inner.subscribe(topic, group).await
+    }
+
+    async fn ping(&self) -> Result<(), BusError> {
+        Ok(())
+    }
+}
+
+/// Ingest + producer on `bus`; returns the ingest URL.
+async fn pipeline(bus: Arc<Flaky>, ack_timeout: Duration, stop: &CancellationToken) -> String {
+    let matcher = TopicMatcher::new(&[TopicSpec {
+        name: "ocean-spray".into(),
+        terms: vec!["ocean spray".into()],
+    }])
+    .unwrap();
+    let (acked_tx, acked) = mpsc::channel(8);
+    let (posts_tx, posts) = mpsc::channel(8);
+    let config = HttpIngestConfig {
+        listen: "127.0.0.1:0".into(),
+        ack_timeout,
+        ..HttpIngestConfig::default()
+    };
+    let source = HttpIngestSource::bind(
+        config,
+        TOKEN.into(),
+        SourceMonitor::detached(NAME),
+        acked_tx,
+    )
+    .unwrap();
+    let url = format!("http://{}{PATH}", source.local_addr().unwrap());
+    tokio::spawn(Box::new(source).run(posts_tx, stop.clone()));
+    tokio::spawn(producer::run_to(
+        TOPIC,
+        posts,
+        acked,
+        Arc::new(matcher),
+        bus,
+        Arc::new(SystemClock),
+        Metrics::new(),
+    ));
+    url
+}
+
+fn post(id: &str, text: &str) -> Value {
+    json!({"id": id, "source": "gateway", "text": text, "created_at": "2020-09-25T18:00:00Z"})
+}
+
+async fn send(url: &str, body: Value) -> u16 {
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
+}
+
+#[tokio::test]
+async fn a_202_means_the_mentions_are_on_the_bus() {
+    let bus = Arc::new(Flaky {
+        inner: MemoryBus::new(16),
+        refuse: AtomicBool::new(false),
+    });
+    let mut sub = bus.subscribe(TOPIC, "test").await.unwrap();
+    let stop = CancellationToken::new();
+    let url = pipeline(bus.clone(), Duration::from_secs(30), &stop).await;
+
+    let status = send(
+        &url,
+        json!([post("1", "Ocean Spray!"), post("2", "nothing")]),
+    )
+    .await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        sub.lag(),
+        [(0, 1)],
+        "the mention was published before the answer"
+    );
+    let m = sub.recv().await.unwrap();
+    let mention: Mention = serde_json::from_slice(&m.payload).unwrap();
+    assert_eq!(
+        (mention.topic.as_str(), mention.post.id.as_str()),
+        ("ocean-spray", "1")
+    );
+    assert_eq!(mention.post.source, "gateway");
+    // Matching nothing, a post is acknowledged at once.
+    assert_eq!(send(&url, post("3", "cranberries")).await, 202);
+    assert_eq!(sub.lag(), [(0, 0)]);
+    stop.cancel();
+}
+
+#[tokio::test]
+async fn no_202_while_the_bus_refuses_and_the_post_gets_through_afterwards() {
+    let bus = Arc::new(Flaky {
+        inner: MemoryBus::new(16),
+        refuse: AtomicBool::new(true),
+    });
+    let mut sub = bus.subscribe(TOPIC, "test").await.unwrap();
+    let stop = CancellationToken::new();
+    let url = pipeline(bus.clone(), Duration::from_millis(300), &stop).await;
+
+    assert_eq!(send(&url, post("1", "ocean spray")).await, 503);
+    assert_eq!(sub.lag(), [(0, 0)]);
+    // The producer keeps the batch and retries; once the broker is back it is published.
+    bus.refuse.store(false, Ordering::SeqCst);
+    let m = tokio::time::timeout(Duration::from_secs(30), sub.recv())
+        .await
+        .expect("the retried mention")
+        .unwrap();
+    let mention: Mention = serde_json::from_slice(&m.payload).unwrap();
+    assert_eq!(mention.post.id, "1");
+    stop.cancel();
+}

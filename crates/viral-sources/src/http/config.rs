@@ -1,0 +1,81 @@
+//! Keys of `[sources.http]`: the HTTP ingest endpoint (`POST /api/v1/posts`), the
+//! original system's API Gateway, for posts that other tools collect.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::InvalidConfig;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpIngestConfig {
+    /// Address to listen on; `0.0.0.0:…` to accept from other hosts (put TLS in front).
+    pub listen: String,
+    /// Name of the environment variable holding the bearer token clients must send.
+    pub token_env: String,
+    /// Larger request bodies are refused with 413.
+    pub max_body_bytes: usize,
+    /// Requests handled at once; more are refused with 429 and `Retry-After`.
+    pub max_in_flight: usize,
+    /// How long a request waits for the bus to accept its mentions before it is answered
+    /// 503 (its posts may still get through; a retry is de-duplicated per window).
+    #[serde(with = "humantime_serde")]
+    pub ack_timeout: Duration,
+    /// Values of `source` accepted in posts; empty: any name of ASCII letters, digits,
+    /// `.`, `_` and `-`. Listing them bounds the `source` label of the producer's metrics.
+    pub allowed_sources: Vec<String>,
+}
+
+impl Default for HttpIngestConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            token_env: "VIRAL_INGEST_TOKEN".into(),
+            max_body_bytes: 1 << 20,
+            max_in_flight: 64,
+            ack_timeout: Duration::from_secs(30),
+            allowed_sources: Vec::new(),
+        }
+    }
+}
+
+impl HttpIngestConfig {
+    /// Check the values; the keys named are relative to `sources.http`. The token's
+    /// variable is read when the source is built, by the process that runs it.
+    pub fn validate(&self) -> Result<(), InvalidConfig> {
+        self.listen.parse::<SocketAddr>().map_err(|e| {
+            InvalidConfig::new(
+                "listen",
+                format!("{:?} is not an address: {e}", self.listen),
+            )
+        })?;
+        if self.token_env.is_empty() {
+            return Err(InvalidConfig::new(
+                "token_env",
+                "must name an environment variable",
+            ));
+        }
+        if self.max_body_bytes == 0 {
+            return Err(InvalidConfig::new("max_body_bytes", "must be at least 1"));
+        }
+        if self.max_in_flight == 0 {
+            return Err(InvalidConfig::new("max_in_flight", "must be at least 1"));
+        }
+        if self.ack_timeout.is_zero() {
+            return Err(InvalidConfig::new("ack_timeout", "must be positive"));
+        }
+        if let Some(bad) = self
+            .allowed_sources
+            .iter()
+            .find(|s| !super::valid_source_name(s))
+        {
+            return Err(InvalidConfig::new(
+                "allowed_sources",
+                format!("{bad:?}: use 1 to 64 of ASCII letters, digits, '.', '_' or '-'"),
+            ));
+        }
+        Ok(())
+    }
+}
