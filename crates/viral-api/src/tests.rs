@@ -31,6 +31,10 @@ async fn api() -> Api {
         topics: vec!["a".into(), "b".into()],
         window_size: Duration::from_secs(60),
         clock: Arc::new(SimClock::new(10_000 * MIN_MS, 0.0)),
+        detectors: vec![viral_config::DetectorConfig::Threshold {
+            threshold: 10,
+            name: None,
+        }],
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
