@@ -23,6 +23,8 @@ mod params;
 mod replay;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_dashboard;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,8 +5,8 @@
 //! Detectors keep their state in the alerter's memory and alerts carry the band only for
 //! incident windows, so the band of every window is recomputed here: the detector is
 //! built from its config (the same [`viral_config::build_detector`] the alerter uses) and
-//! fed the topic's stored windows in order, starting [`WARM_UP_DAYS`] before the range as
-//! the alerter's own warm-up does, so the replay sees what the alerter saw. Everything is
+//! fed the topic's stored windows in order, starting [`WARM_UP_DAYS`] before the range
+//! (at most [`WARM_UP_WINDOWS`] of them) as the alerter's own warm-up does, so the replay sees what the alerter saw. Everything is
 //! read through the [`viral_store::Store`] trait: no second data path.
 
 use axum::extract::rejection::QueryRejection;
@@ -27,8 +27,10 @@ use crate::QueryState;
 
 /// History fed to the detector before the range, as in the alerter's warm-up.
 pub const WARM_UP_DAYS: i64 = 28;
-/// The most windows one replay reads (range and warm-up): a year of 30-minute windows
-/// and its warm-up fit, a bigger request is a 400 asking for a narrower range.
+/// At most this many of the newest windows before the range warm up (the alerter's cap).
+pub const WARM_UP_WINDOWS: usize = 20_000;
+/// The most windows one replay shows: a year of 30-minute windows (17,520) fits, a bigger
+/// request is a 400 asking for a narrower range.
 pub const MAX_REPLAY_WINDOWS: i64 = 20_000;
 /// Rows read from the store per call while replaying.
 const READ_PAGE: usize = 5_000;
@@ -106,24 +108,37 @@ fn range(
         .unwrap_or(i64::MAX)
         .max(1);
     let span_ms = to_millis(&r.to).saturating_sub(to_millis(&r.from));
-    let windows = span_ms / window_ms + WARM_UP_DAYS * 86_400_000 / window_ms;
+    let windows = span_ms / window_ms;
     if windows > MAX_REPLAY_WINDOWS {
         return Err(ApiError::bad(format!(
-            "from..to spans {windows} windows with the {WARM_UP_DAYS}-day warm-up; \
-             at most {MAX_REPLAY_WINDOWS} can be replayed at once: narrow the range"
+            "from..to spans {windows} windows; at most {MAX_REPLAY_WINDOWS} can be \
+             replayed at once: narrow the range"
         )));
     }
     Ok(r)
 }
 
-/// The topic's stored windows in `[from - warm-up, to)`, oldest first.
+/// The topic's stored windows in `[from - warm-up, to)`, oldest first: the newest
+/// [`WARM_UP_WINDOWS`] of the warm-up, then the range page by page.
 async fn history(
     state: &QueryState,
     topic: &str,
     r: &params::Range,
 ) -> Result<Vec<WindowCount>, ApiError> {
-    let mut from = r.from - Duration::days(WARM_UP_DAYS);
-    let mut out = Vec::new();
+    let mut out = state
+        .store
+        .counts(&CountsQuery {
+            topic: topic.to_owned(),
+            window_size: state.window_size,
+            from: Some(r.from - Duration::days(WARM_UP_DAYS)),
+            to: Some(r.from),
+            limit: WARM_UP_WINDOWS,
+            order: Order::NewestFirst,
+        })
+        .await
+        .map_err(unavailable)?;
+    out.reverse();
+    let mut from = r.from;
     loop {
         let page = state
             .store
@@ -142,7 +157,7 @@ async fn history(
             from = last.window_start + Duration::milliseconds(1);
         }
         out.extend(page);
-        if !full || out.len() as i64 > MAX_REPLAY_WINDOWS {
+        if !full {
             return Ok(out);
         }
     }
