@@ -22,7 +22,7 @@ use crate::QueryState;
 /// How many recent alerts are read to find a topic's open incidents.
 const RECENT_ALERTS: usize = 100;
 
-fn unavailable(e: StoreError) -> ApiError {
+pub(crate) fn unavailable(e: StoreError) -> ApiError {
     tracing::warn!(error = %e, "query API: store read failed");
     ApiError(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -30,12 +30,12 @@ fn unavailable(e: StoreError) -> ApiError {
     )
 }
 
-fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+pub(crate) fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t)
         .map_err(|e| ApiError::bad(format!("bad query string: {}", e.body_text())))
 }
 
-fn known_topic(state: &QueryState, topic: &str) -> Result<(), ApiError> {
+pub(crate) fn known_topic(state: &QueryState, topic: &str) -> Result<(), ApiError> {
     if state.topics.iter().any(|t| t == topic) {
         return Ok(());
     }
@@ -48,7 +48,7 @@ fn known_topic(state: &QueryState, topic: &str) -> Result<(), ApiError> {
     ))
 }
 
-fn window_name(state: &QueryState) -> String {
+pub(crate) fn window_name(state: &QueryState) -> String {
     humantime::format_duration(state.window_size).to_string()
 }
 

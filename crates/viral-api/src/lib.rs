@@ -10,12 +10,21 @@
 //! - `handlers`: one function per route and the JSON shapes they answer with.
 //! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers (utoipa) and
 //!   served at `/api/v1/openapi.json`.
+//! - `replay`: the configured (or a proposed) detector replayed over stored counts: the
+//!   expected band behind every window, and backtests.
+//! - `events`: server-sent events as windows close (live dashboards).
+//! - `dashboard`: the web dashboard's pages, embedded in the binary.
 
+mod dashboard;
+mod events;
 mod handlers;
 pub mod openapi;
 mod params;
+mod replay;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_dashboard;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,15 +50,22 @@ pub struct QueryState {
     pub window_size: Duration,
     /// "Now" for default ranges: the wall clock, or standalone's simulated clock.
     pub clock: SharedClock,
+    /// The configured detectors, replayed to draw each window's expected band.
+    pub detectors: Vec<viral_config::DetectorConfig>,
 }
 
-/// `GET /api/v1/topics`, `/api/v1/topics/{topic}/counts`, `/api/v1/topics/{topic}/alerts`
-/// and `/api/v1/openapi.json`.
+/// `GET /api/v1/topics`, `/api/v1/topics/{topic}/{counts,alerts,expected,backtest}`,
+/// `/api/v1/events`, `/api/v1/openapi.json`, and the dashboard (`/`, `/topics/{topic}`,
+/// `/backtest`, `/assets/*`).
 pub fn router(state: QueryState) -> Router {
     Router::new()
+        .merge(dashboard::routes())
         .route("/api/v1/topics", get(handlers::topics))
         .route("/api/v1/topics/{topic}/counts", get(handlers::counts))
         .route("/api/v1/topics/{topic}/alerts", get(handlers::alerts))
+        .route("/api/v1/topics/{topic}/expected", get(replay::expected))
+        .route("/api/v1/topics/{topic}/backtest", get(replay::backtest))
+        .route("/api/v1/events", get(events::events))
         .route("/api/v1/openapi.json", get(handlers::openapi_json))
         .with_state(state)
 }

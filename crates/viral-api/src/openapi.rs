@@ -5,8 +5,8 @@
 
 use utoipa::{OpenApi, ToSchema};
 
-use crate::handlers;
 use crate::params::ErrorBody;
+use crate::{events, handlers, replay};
 
 /// A sample post carried with an alert.
 #[derive(ToSchema)]
@@ -100,12 +100,20 @@ pub struct StoredAlertDoc {
         title = "viral query API",
         description = "Stored window counts and incidents of the tracked topics."
     ),
-    paths(handlers::topics, handlers::counts, handlers::alerts),
+    paths(
+        handlers::topics,
+        handlers::counts,
+        handlers::alerts,
+        replay::expected,
+        replay::backtest,
+        events::events
+    ),
     components(schemas(
         handlers::TopicsResponse,
         handlers::TopicSummary,
         handlers::CountsPage,
         handlers::AlertsPage,
+        replay::Replay,
         ErrorBody,
         WindowCountDoc,
         AlertDoc,

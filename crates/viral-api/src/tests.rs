@@ -15,15 +15,15 @@ use super::*;
 
 const MIN_MS: i64 = 60_000;
 
-struct Api {
-    _dir: tempfile::TempDir,
-    store: Arc<SqliteStore>,
-    base: String,
+pub(crate) struct Api {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) store: Arc<SqliteStore>,
+    pub(crate) base: String,
 }
 
 /// The API for topics `a` and `b` with one-minute windows, its clock stopped at minute
 /// 10,000 (so default ranges are fixed).
-async fn api() -> Api {
+pub(crate) async fn api() -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("viral.db")).unwrap());
     let state = QueryState {
@@ -31,6 +31,10 @@ async fn api() -> Api {
         topics: vec!["a".into(), "b".into()],
         window_size: Duration::from_secs(60),
         clock: Arc::new(SimClock::new(10_000 * MIN_MS, 0.0)),
+        detectors: vec![viral_config::DetectorConfig::Threshold {
+            threshold: 10,
+            name: None,
+        }],
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -42,7 +46,7 @@ async fn api() -> Api {
     }
 }
 
-fn wc(topic: &str, minute: i64, count: u64) -> WindowCount {
+pub(crate) fn wc(topic: &str, minute: i64, count: u64) -> WindowCount {
     WindowCount {
         topic: topic.into(),
         window_start: from_millis(minute * MIN_MS),
@@ -69,14 +73,14 @@ fn alert(id: &str, status: AlertStatus, minute: i64) -> Alert {
     }
 }
 
-async fn get(api: &Api, path: &str) -> (u16, Value) {
+pub(crate) async fn get(api: &Api, path: &str) -> (u16, Value) {
     let r = reqwest::get(format!("{}{path}", api.base)).await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap())
 }
 
 /// The error message of a request that must fail with `status`.
-async fn error(api: &Api, path: &str, status: u16) -> String {
+pub(crate) async fn error(api: &Api, path: &str, status: u16) -> String {
     let (got, body) = get(api, path).await;
     assert_eq!(got, status, "{path}: {body}");
     body["error"].as_str().unwrap().to_owned()
@@ -269,6 +273,9 @@ async fn the_openapi_document_describes_every_route() {
         "/api/v1/topics",
         "/api/v1/topics/{topic}/counts",
         "/api/v1/topics/{topic}/alerts",
+        "/api/v1/topics/{topic}/expected",
+        "/api/v1/topics/{topic}/backtest",
+        "/api/v1/events",
     ] {
         assert!(paths.contains_key(p), "{p} missing: {:?}", paths.keys());
     }

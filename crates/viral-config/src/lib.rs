@@ -12,9 +12,11 @@
 //! Secrets never live here: keys such as `notifiers.webhook.secret_env` name an
 //! environment variable that holds the secret.
 
+mod detector;
 mod load;
 mod model;
 mod validate;
 
+pub use detector::build_detector;
 pub use load::{load, load_str, ConfigError, DEMO_CONFIG};
 pub use model::*;

@@ -4,35 +4,10 @@
 use std::collections::HashMap;
 
 use viral_config::DetectorConfig;
-use viral_core::{
-    AdaptiveDetector, Alert, BurstDetector, Detector, IncidentTracker, Sensitivity,
-    ThresholdDetector, WindowCount,
-};
+use viral_core::{Alert, Detector, IncidentTracker, WindowCount};
 
-/// Build the detector a config entry describes (one instance per topic: detectors learn).
-pub fn build_detector(cfg: &DetectorConfig) -> Result<Box<dyn Detector>, String> {
-    match cfg {
-        DetectorConfig::Threshold { threshold, .. } => {
-            Ok(Box::new(ThresholdDetector::new(cfg.name(), *threshold)))
-        }
-        DetectorConfig::Adaptive { sensitivity, .. } => {
-            let s = match sensitivity.as_deref() {
-                None => Sensitivity::default(),
-                Some(s) => Sensitivity::parse(s).ok_or_else(|| {
-                    format!("sensitivity {s:?}: use \"sensitive\", \"balanced\" or \"strict\"")
-                })?,
-            };
-            Ok(Box::new(AdaptiveDetector::new(cfg.name(), s)))
-        }
-        DetectorConfig::Burst {
-            factor, min_count, ..
-        } => Ok(Box::new(BurstDetector::new(
-            cfg.name(),
-            factor.unwrap_or(4.0),
-            min_count.unwrap_or(20),
-        ))),
-    }
-}
+/// Moved to `viral-config` so the query API's replays build detectors the same way.
+pub use viral_config::build_detector;
 
 /// One detector of one topic, with that pair's incident.
 type Judged = (Box<dyn Detector>, IncidentTracker);

@@ -143,6 +143,7 @@ async fn run(
             topics: config.topics.iter().map(|t| t.name.clone()).collect(),
             window_size: config.window.size,
             clock: Arc::new(viral_runtime::clock::SystemClock),
+            detectors: config.detectors.clone(),
         }));
     }
     let (addr, http) = viral_runtime::http::serve(&config.http.listen, router, shutdown.clone())

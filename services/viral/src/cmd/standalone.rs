@@ -63,6 +63,7 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
             window_size: config.window.size,
             // The demo's windows are in simulated time: "now" for default ranges too.
             clock: clock.clone(),
+            detectors: config.detectors.clone(),
         }),
     );
     let (addr, http) = viral_runtime::http::serve(&config.http.listen, router, shutdown.clone())

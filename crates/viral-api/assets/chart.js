@@ -1,0 +1,153 @@
+// SVG drawing for the dashboard: sparklines and the topic chart. Long ranges are
+// downsampled to one min/max pair per pixel column, so a year of 30-minute windows
+// (17,520 points) draws as ~1,000 path points and spikes are never averaged away.
+
+const NS = "http://www.w3.org/2000/svg";
+
+export function el(name, attrs = {}, text) {
+  const e = document.createElementNS(NS, name);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+// Bucket indices 0..n-1 into `cols` columns; call f(column, firstIndex, endIndex).
+function columns(n, cols, f) {
+  if (n <= cols) { for (let i = 0; i < n; i++) f(i, i, i + 1); return; }
+  for (let c = 0; c < cols; c++) {
+    const a = Math.floor((c * n) / cols), b = Math.floor(((c + 1) * n) / cols);
+    if (b > a) f(c, a, b);
+  }
+}
+
+// A path through min and max of each column: what a line of every point would cover.
+function minMaxPath(xs, ys, n, cols, x, y) {
+  let d = "";
+  columns(n, cols, (_c, a, b) => {
+    let lo = Infinity, hi = -Infinity, at = xs[a];
+    for (let i = a; i < b; i++) {
+      const v = ys[i];
+      if (v == null) continue;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    if (lo === Infinity) return;
+    d += (d ? "L" : "M") + x(at).toFixed(1) + "," + y(lo).toFixed(1);
+    if (hi !== lo) d += "L" + x(at).toFixed(1) + "," + y(hi).toFixed(1);
+  });
+  return d;
+}
+
+export function sparkline(values, label) {
+  const w = 160, h = 32;
+  const svg = el("svg", { class: "spark", viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": label, preserveAspectRatio: "none" });
+  if (!values.length) return svg;
+  const max = Math.max(1, ...values);
+  const xs = values.map((_, i) => i);
+  const x = (i) => (values.length === 1 ? w / 2 : (i * (w - 2)) / (values.length - 1) + 1);
+  const y = (v) => h - 2 - (v / max) * (h - 4);
+  svg.append(el("path", { d: minMaxPath(xs, values, values.length, w, x, y) }));
+  return svg;
+}
+
+function fmtTime(ms, span) {
+  const d = new Date(ms);
+  const iso = d.toISOString();
+  return span > 3 * 86400e3 ? iso.slice(0, 10) : iso.slice(5, 16).replace("T", " ");
+}
+
+// Draw `data` (the /expected or /backtest columns) into `host`, with `alerts` marked on
+// the time axis. Returns the <svg>; data-points tells how many windows it holds.
+export function drawChart(host, data, alerts, { onMarker } = {}) {
+  const width = Math.max(300, Math.round(host.clientWidth || 800)), height = 320;
+  const pad = { l: 48, r: 10, t: 14, b: 28 };
+  const n = data.start.length;
+  const svg = el("svg", {
+    class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img",
+    "aria-label": `Mentions of ${data.topic} per ${data.window} window, ${n} windows, with the ${data.detector} detector's expected band`,
+    "data-points": String(n), "data-last": n ? String(data.start[n - 1]) : "",
+  });
+  svg.append(el("title", {}, `${data.topic}: ${n} windows`));
+  if (!n) {
+    svg.append(el("text", { x: width / 2, y: height / 2, "text-anchor": "middle" }, "No stored windows in this range yet"));
+    host.replaceChildren(svg);
+    return svg;
+  }
+  const t0 = data.start[0], t1 = data.start[n - 1] === t0 ? t0 + 1 : data.start[n - 1];
+  let max = 1;
+  for (let i = 0; i < n; i++) max = Math.max(max, data.count[i], data.high[i] ?? 0);
+  max *= 1.08;
+  const x = (t) => pad.l + ((t - t0) / (t1 - t0)) * (width - pad.l - pad.r);
+  const y = (v) => height - pad.b - (Math.max(0, v) / max) * (height - pad.t - pad.b);
+  const cols = width - pad.l - pad.r;
+
+  // Axes: four value ticks, four time ticks.
+  for (let k = 0; k <= 4; k++) {
+    const v = (max / 1.08) * (k / 4), yy = y(v);
+    svg.append(el("line", { class: "axis", x1: pad.l, x2: width - pad.r, y1: yy, y2: yy }));
+    svg.append(el("text", { x: pad.l - 4, y: yy + 4, "text-anchor": "end" }, Math.round(v).toLocaleString()));
+  }
+  for (let k = 0; k <= 3; k++) {
+    const t = t0 + ((t1 - t0) * k) / 3;
+    svg.append(el("text", { x: x(t), y: height - 8, "text-anchor": k === 0 ? "start" : k === 3 ? "end" : "middle" }, fmtTime(t, t1 - t0)));
+  }
+
+  // Incident spans behind everything: from the first firing window to the resolved one.
+  const spans = new Map();
+  for (const a of alerts) {
+    const s = spans.get(a.id) || { start: Date.parse(a.started_at), end: null, firing: null };
+    if (a.status === "resolved") s.end = Date.parse(a.window_start);
+    else s.firing = a;
+    spans.set(a.id, s);
+  }
+  for (const s of spans.values()) {
+    const a = Math.max(t0, s.start), b = Math.min(t1, s.end ?? t1);
+    if (b < a) continue;
+    svg.append(el("rect", { class: "incident", x: x(a), y: pad.t, width: Math.max(2, x(b) - x(a)), height: height - pad.t - pad.b }));
+  }
+
+  // The band: high edge left to right, low edge back.
+  let top = "", bottom = "";
+  columns(n, cols, (_c, a, b) => {
+    let lo = Infinity, hi = -Infinity;
+    for (let i = a; i < b; i++) {
+      if (data.high[i] != null && data.high[i] > hi) hi = data.high[i];
+      if (data.low[i] != null && data.low[i] < lo) lo = data.low[i];
+    }
+    if (hi === -Infinity || lo === Infinity) return;
+    top += (top ? "L" : "M") + x(data.start[a]).toFixed(1) + "," + y(hi).toFixed(1);
+    bottom = "L" + x(data.start[a]).toFixed(1) + "," + y(lo).toFixed(1) + bottom;
+  });
+  if (top) svg.append(el("path", { class: "band", d: top + bottom + "Z" }));
+  const exp = minMaxPath(data.start, data.expected, n, cols, x, y);
+  if (exp) svg.append(el("path", { class: "expected", d: exp }));
+  svg.append(el("path", { class: "count", d: minMaxPath(data.start, data.count, n, cols, x, y) }));
+
+  // Markers on the time axis, one per incident, focusable for keyboard users.
+  for (const [id, s] of spans) {
+    if (!s.firing) continue;
+    const t = Date.parse(s.firing.window_start);
+    if (t < t0 || t > t1) continue;
+    const m = el("circle", { class: "fire", cx: x(t), cy: height - pad.b, r: 7, tabindex: "0", role: "button", "data-incident": id });
+    const label = `Incident: ${s.firing.count} mentions at ${fmtTime(t, 0)} (${s.firing.detector})`;
+    m.setAttribute("aria-label", label);
+    m.append(el("title", {}, label));
+    if (onMarker) {
+      m.addEventListener("click", () => onMarker(id));
+      m.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); onMarker(id); } });
+    }
+    svg.append(m);
+  }
+  host.replaceChildren(svg);
+  return svg;
+}
+
+export function legend() {
+  const p = document.createElement("p");
+  p.className = "legend";
+  p.innerHTML = '<span><i style="background:var(--count);height:2px"></i>count</span>' +
+    '<span><i style="border-top:2px dashed var(--accent)"></i>expected</span>' +
+    '<span><i style="background:var(--band)"></i>normal band</span>' +
+    '<span><i style="background:var(--hot);border-radius:5px"></i>incident</span>';
+  return p;
+}
