@@ -18,15 +18,6 @@ refers to by variable name, from Secrets created outside the chart.
       name: {{ . }}
       key: {{ $v.scylla.auth.passwordKey }}
 {{- end }}
-{{- if $v.kafka.existingSecret }}
-{{- range $property, $key := $v.kafka.secretProperties }}
-- name: VIRAL__BUS__KAFKA__PROPERTIES__{{ $property }}
-  valueFrom:
-    secretKeyRef:
-      name: {{ $v.kafka.existingSecret }}
-      key: {{ $key }}
-{{- end }}
-{{- end }}
 {{- if and $v.notifierSecrets.webhook.existingSecret (($v.config.notifiers).webhook) }}
 - name: {{ include "viral.secretEnv.webhook" $ }}
   valueFrom:
