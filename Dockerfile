@@ -18,10 +18,13 @@
 
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian12:nonroot
 
 FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS builder
 # librdkafka is built from source by rdkafka-sys: cmake, and the libcurl headers that its
 # CMake build looks for even with curl disabled. SQLite is bundled (C compiler only).
+# Build stage only, from the pinned Debian release: package versions are not pinned.
+# hadolint ignore=DL3008
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends cmake libcurl4-openssl-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -42,7 +45,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 # A statically linked BusyBox, for the health check only.
 FROM busybox:1.37-musl AS probe
 
-FROM gcr.io/distroless/cc-${DEBIAN_RELEASE}:nonroot AS runtime
+FROM ${RUNTIME_IMAGE} AS runtime
 ARG VERSION=dev
 LABEL org.opencontainers.image.title="viral" \
       org.opencontainers.image.description="Am I going viral? Mentions counted in time windows on Kafka, alerts when the volume is abnormal" \
