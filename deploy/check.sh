@@ -216,6 +216,16 @@ echo "$n bad values files: each refused with the expected message"
 log "Prometheus rules: promtool"
 "$PROMTOOL" check rules k8s/viral/files/viral-rules.yml || die "promtool check rules: k8s/viral/files/viral-rules.yml"
 "$PROMTOOL" test rules deploy/prometheus/viral-rules.test.yml || die "promtool test rules: an alert does not behave as deploy/prometheus/viral-rules.test.yml expects"
+# The chart's PrometheusRule holds the same, valid rules.
+python3 - "$WORK/production-values.yaml" "$WORK/chart-rules.yml" <<'PY' || die "the rendered PrometheusRule differs from k8s/viral/files/viral-rules.yml"
+import sys, yaml
+rule = next(d for d in yaml.safe_load_all(open(sys.argv[1])) if d and d.get("kind") == "PrometheusRule")
+canonical = yaml.safe_load(open("k8s/viral/files/viral-rules.yml"))
+assert rule["spec"]["groups"] == canonical["groups"], "groups differ"
+yaml.safe_dump({"groups": rule["spec"]["groups"]}, open(sys.argv[2], "w"))
+PY
+"$PROMTOOL" check rules "$WORK/chart-rules.yml" >/dev/null || die "promtool: the chart's PrometheusRule"
+echo "the chart's PrometheusRule: the same rules, valid"
 
 # ---------------------------------------------------------------- 5. metrics
 log "metrics used by the dashboard and the rules vs a running viral standalone"
