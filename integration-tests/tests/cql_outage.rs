@@ -108,10 +108,12 @@ async fn database_stopped_for_20_s_mid_run_loses_nothing() {
         viral_config::DetectorConfig::Threshold {
             threshold: 205,
             name: None,
+            resolve_after: None,
         },
         viral_config::DetectorConfig::Threshold {
             threshold: 180,
             name: Some("low".into()),
+            resolve_after: None,
         },
     ])
     .unwrap();

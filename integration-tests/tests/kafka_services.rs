@@ -82,6 +82,7 @@ async fn posts_in_counts_out_equal_to_viral_replay_and_alerts_follow() {
         viral_pipeline::alerter::Judge::new(vec![viral_config::DetectorConfig::Threshold {
             threshold: 205,
             name: None,
+            resolve_after: None,
         }])
         .unwrap();
     let mut want_alerts: BTreeSet<(String, String)> = BTreeSet::new();

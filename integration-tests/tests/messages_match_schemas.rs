@@ -130,6 +130,7 @@ async fn every_emitted_message_validates() {
         factor: None,
         min_count: Some(5),
         name: None,
+        resolve_after: None,
     }])
     .unwrap();
     let banded: Vec<_> = closed

@@ -51,7 +51,7 @@ pub struct QueryState {
     /// "Now" for default ranges: the wall clock, or standalone's simulated clock.
     pub clock: SharedClock,
     /// The configured detectors, replayed to draw each window's expected band.
-    pub detectors: Vec<viral_config::DetectorConfig>,
+    pub detectors: Vec<viral_core::DetectorConfig>,
 }
 
 /// `GET /api/v1/topics`, `/api/v1/topics/{topic}/{counts,alerts,expected,backtest}`,

@@ -3,11 +3,11 @@
 //! a detector, configured or proposed, would have fired).
 //!
 //! Detectors keep their state in the alerter's memory and alerts carry the band only for
-//! incident windows, so the band of every window is recomputed here: the detector is
-//! built from its config (the same [`viral_config::build_detector`] the alerter uses) and
-//! fed the topic's stored windows in order, starting [`WARM_UP_DAYS`] before the range
-//! (at most [`WARM_UP_WINDOWS`] of them) as the alerter's own warm-up does, so the replay sees what the alerter saw. Everything is
-//! read through the [`viral_store::Store`] trait: no second data path.
+//! incident windows, so the band of every window is recomputed here: the topic's stored
+//! windows go through the same [`Judge`] the alerter runs, starting [`WARM_UP_DAYS`]
+//! before the range (at most [`WARM_UP_WINDOWS`] of them) as the alerter's own warm-up
+//! does, so the replay sees what the alerter saw. Everything is read through the
+//! [`viral_store::Store`] trait: no second data path.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -15,9 +15,9 @@ use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use viral_config::DetectorConfig;
+use viral_core::detect::{DetectorConfig, Judge, WARM_UP_DAYS, WARM_UP_WINDOWS};
 use viral_core::time::{format_rfc3339, from_millis, to_millis};
-use viral_core::{Alert, IncidentTracker, WindowCount};
+use viral_core::{Alert, WindowCount};
 use viral_store::{CountsQuery, Order};
 
 use crate::handlers::{known_topic, query, unavailable, window_name};
@@ -25,10 +25,6 @@ use crate::openapi::AlertDoc;
 use crate::params::{self, ApiError, ErrorBody};
 use crate::QueryState;
 
-/// History fed to the detector before the range, as in the alerter's warm-up.
-pub const WARM_UP_DAYS: i64 = 28;
-/// At most this many of the newest windows before the range warm up (the alerter's cap).
-pub const WARM_UP_WINDOWS: usize = 20_000;
 /// The most windows one replay shows: a year of 30-minute windows (17,520) fits, a bigger
 /// request is a 400 asking for a narrower range.
 pub const MAX_REPLAY_WINDOWS: i64 = 20_000;
@@ -48,7 +44,8 @@ pub struct ExpectedParams {
     pub detector: Option<String>,
 }
 
-/// `?detector=&sensitivity=&threshold=&factor=&min_count=&from=&to=` of the backtest route.
+/// `?detector=&sensitivity=&threshold=&factor=&min_count=&resolve_after=&from=&to=` of the
+/// backtest route.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -61,8 +58,11 @@ pub struct BacktestParams {
     pub threshold: Option<String>,
     /// Burst: how many times the recent average (default 4).
     pub factor: Option<String>,
-    /// Burst: below this count nothing is a burst (default 20).
+    /// Burst: below this many mentions per half hour nothing is a burst (default 20).
     pub min_count: Option<String>,
+    /// How long the topic must be normal again before an incident resolves, e.g. `3h`
+    /// (default: the detector's own, 3h adaptive, 1h burst, 0s threshold).
+    pub resolve_after: Option<String>,
     /// Earliest `window_start` (inclusive), RFC 3339. Default: 30 days before `to`.
     pub from: Option<String>,
     /// Latest `window_start` (exclusive), RFC 3339. Default: now.
@@ -163,14 +163,14 @@ async fn history(
     }
 }
 
-/// Feed `windows` to the detector `cfg` describes; report the windows at or after `from`.
+/// Feed `windows` to the detector `cfg` describes, through the alerter's [`Judge`];
+/// report the windows at or after `from`.
 pub fn replay(
     cfg: &DetectorConfig,
     windows: &[WindowCount],
     from: DateTime<Utc>,
 ) -> Result<Replay, String> {
-    let mut detector = viral_config::build_detector(cfg)?;
-    let mut incident = IncidentTracker::new();
+    let mut judge = Judge::new(vec![cfg.clone()]).map_err(|(_, e)| e.to_string())?;
     let mut out = Replay {
         topic: String::new(),
         detector: cfg.name().to_owned(),
@@ -186,20 +186,19 @@ pub fn replay(
         alerts: Vec::new(),
     };
     for w in windows {
-        let verdict = detector.observe(w);
         let shown = w.window_start >= from;
-        if shown {
+        for j in judge.judge(w) {
+            if !shown {
+                continue;
+            }
+            let v = j.verdict;
             out.start.push(to_millis(&w.window_start));
             out.count.push(w.count);
-            out.expected.push(verdict.expected);
-            out.low.push(verdict.band.map(|b| b.low));
-            out.high.push(verdict.band.map(|b| b.high));
-            out.anomalous.push(verdict.anomalous);
-        }
-        if let Some(alert) = incident.observe(detector.name(), w, verdict) {
-            if shown {
-                out.alerts.push(alert);
-            }
+            out.expected.push(v.expected);
+            out.low.push(v.band.map(|b| b.low));
+            out.high.push(v.band.map(|b| b.high));
+            out.anomalous.push(v.anomalous);
+            out.alerts.extend(j.alert);
         }
     }
     Ok(out)
@@ -270,10 +269,22 @@ fn number<T: std::str::FromStr>(name: &str, v: Option<&str>) -> Result<Option<T>
 
 /// The detector a backtest asks for.
 fn proposed(p: &BacktestParams) -> Result<DetectorConfig, ApiError> {
+    let resolve_after = p
+        .resolve_after
+        .as_deref()
+        .map(|s| {
+            humantime::parse_duration(s).map_err(|e| {
+                ApiError::bad(format!(
+                    "resolve_after={s:?} is not a duration (e.g. 3h): {e}"
+                ))
+            })
+        })
+        .transpose()?;
     let cfg = match p.detector.as_deref().unwrap_or("adaptive") {
         "adaptive" => DetectorConfig::Adaptive {
             sensitivity: p.sensitivity.clone(),
             name: None,
+            resolve_after,
         },
         "burst" => {
             let factor = number::<f64>("factor", p.factor.as_deref())?;
@@ -284,12 +295,14 @@ fn proposed(p: &BacktestParams) -> Result<DetectorConfig, ApiError> {
                 factor,
                 min_count: number("min_count", p.min_count.as_deref())?,
                 name: None,
+                resolve_after,
             }
         }
         "threshold" => DetectorConfig::Threshold {
             threshold: number("threshold", p.threshold.as_deref())?
                 .ok_or_else(|| ApiError::bad("threshold=N is required with detector=threshold"))?,
             name: None,
+            resolve_after,
         },
         other => {
             return Err(ApiError::bad(format!(
@@ -297,7 +310,9 @@ fn proposed(p: &BacktestParams) -> Result<DetectorConfig, ApiError> {
             )))
         }
     };
-    viral_config::build_detector(&cfg).map_err(ApiError::bad)?;
+    // The same validation as the config file's; the message names the parameter.
+    cfg.validate()
+        .map_err(|e| ApiError::bad(format!("{}: {}", e.key, e.message)))?;
     Ok(cfg)
 }
 

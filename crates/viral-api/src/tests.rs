@@ -31,9 +31,10 @@ pub(crate) async fn api() -> Api {
         topics: vec!["a".into(), "b".into()],
         window_size: Duration::from_secs(60),
         clock: Arc::new(SimClock::new(10_000 * MIN_MS, 0.0)),
-        detectors: vec![viral_config::DetectorConfig::Threshold {
+        detectors: vec![viral_core::DetectorConfig::Threshold {
             threshold: 10,
             name: None,
+            resolve_after: None,
         }],
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -86,13 +86,44 @@ async fn backtest_shows_where_a_proposed_detector_would_have_fired() {
     )
     .await;
     assert_eq!(firing(&r), 0);
+    // Burst judges half hours: one busy minute among quiet ones is no burst.
     let (s, r) = get(
         &api,
         &format!("/api/v1/topics/a/backtest?detector=burst&factor=3&min_count=10&{DAY}"),
     )
     .await;
     assert_eq!(s, 200, "{r}");
-    assert_eq!(firing(&r), 1);
+    assert_eq!(firing(&r), 0);
+    // resolve_after holds the incident: with 1h, the spike's incident is still open at
+    // the end of the range, so only its `firing` is there.
+    let (s, r) = get(
+        &api,
+        &format!(
+            "/api/v1/topics/a/backtest?detector=threshold&threshold=40&resolve_after=1h&{DAY}"
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{r}");
+    let statuses: Vec<&Value> = r["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["status"])
+        .collect();
+    assert_eq!(statuses, ["firing"]);
+    // The config file's rules, with the parameter named.
+    assert!(error(
+        &api,
+        "/api/v1/topics/a/backtest?detector=threshold&threshold=0",
+        400
+    )
+    .await
+    .contains("threshold: must be at least 1"));
+    assert!(
+        error(&api, "/api/v1/topics/a/backtest?resolve_after=soon", 400)
+            .await
+            .contains("resolve_after=\"soon\"")
+    );
     let (s, r) = get(
         &api,
         &format!("/api/v1/topics/a/backtest?sensitivity=strict&{DAY}"),

@@ -9,14 +9,15 @@
 //! - [`load`]: reading file + environment, turning figment's errors into ours.
 //! - [`validate`]: the rules serde cannot express (units, cross-key constraints).
 //!
+//! A `[[detectors]]` entry is [`viral_core::DetectorConfig`]: its keys, defaults and
+//! validation live with the detectors, so everything that builds one agrees.
+//!
 //! Secrets never live here: keys such as `notifiers.webhook.secret_env` name an
 //! environment variable that holds the secret.
 
-mod detector;
 mod load;
 mod model;
 mod validate;
 
-pub use detector::build_detector;
 pub use load::{load, load_str, ConfigError, DEMO_CONFIG};
 pub use model::*;

@@ -53,53 +53,8 @@ fn default_lateness() -> Duration {
     Duration::from_secs(60)
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum DetectorConfig {
-    /// The original rule: fire when count >= threshold.
-    Threshold {
-        threshold: u64,
-        /// Name carried by alerts; defaults to the kind. Must be unique.
-        #[serde(default)]
-        name: Option<String>,
-    },
-    /// Learns each topic's level and daily/weekly rhythm; no numbers needed.
-    Adaptive {
-        /// `sensitive`, `balanced` (default) or `strict`.
-        #[serde(default)]
-        sensitivity: Option<String>,
-        #[serde(default)]
-        name: Option<String>,
-    },
-    /// A sudden rise against the last few windows, for topics with little history.
-    Burst {
-        /// How many times the recent average (default 4).
-        #[serde(default)]
-        factor: Option<f64>,
-        /// Below this count nothing is a burst (default 20).
-        #[serde(default)]
-        min_count: Option<u64>,
-        #[serde(default)]
-        name: Option<String>,
-    },
-}
-
-impl DetectorConfig {
-    pub fn kind(&self) -> &'static str {
-        match self {
-            DetectorConfig::Threshold { .. } => "threshold",
-            DetectorConfig::Adaptive { .. } => "adaptive",
-            DetectorConfig::Burst { .. } => "burst",
-        }
-    }
-    pub fn name(&self) -> &str {
-        match self {
-            DetectorConfig::Threshold { name, .. }
-            | DetectorConfig::Adaptive { name, .. }
-            | DetectorConfig::Burst { name, .. } => name.as_deref().unwrap_or(self.kind()),
-        }
-    }
-}
+/// A `[[detectors]]` entry: defined, defaulted and validated with the detectors.
+pub use viral_core::DetectorConfig;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -7,7 +7,7 @@ use viral_core::matcher::MatcherError;
 use viral_core::WindowSpec;
 
 use crate::load::ConfigError;
-use crate::model::{BusKind, Config, DetectorConfig, StoreKind};
+use crate::model::{BusKind, Config, StoreKind};
 
 /// An optional section such as `[bus.kafka]`: required (by its key `required`) when
 /// `needed`, and checked when present. Its validator reports `key: problem` relative to
@@ -217,36 +217,11 @@ fn topics(c: &Config) -> Result<(), ConfigError> {
 fn detectors(c: &Config) -> Result<(), ConfigError> {
     let mut names = HashSet::new();
     for (i, d) in c.detectors.iter().enumerate() {
-        let key = format!("detectors[{i}]");
-        match d {
-            DetectorConfig::Threshold { threshold, .. } if *threshold == 0 => {
-                return Err(ConfigError::invalid(
-                    format!("{key}.threshold"),
-                    "must be at least 1 (0 would fire on silence)",
-                ));
-            }
-            DetectorConfig::Adaptive {
-                sensitivity: Some(s),
-                ..
-            } if viral_core::Sensitivity::parse(s).is_none() => {
-                return Err(ConfigError::invalid(
-                    format!("{key}.sensitivity"),
-                    format!("{s:?}: use \"sensitive\", \"balanced\" or \"strict\""),
-                ));
-            }
-            DetectorConfig::Burst {
-                factor: Some(f), ..
-            } if !(f.is_finite() && *f > 1.0) => {
-                return Err(ConfigError::invalid(
-                    format!("{key}.factor"),
-                    "must be a number above 1 (how many times the recent average)",
-                ));
-            }
-            _ => {}
-        }
+        d.validate()
+            .map_err(|e| ConfigError::invalid(format!("detectors[{i}].{}", e.key), e.message))?;
         if !names.insert(d.name()) {
             return Err(ConfigError::invalid(
-                format!("{key}.name"),
+                format!("detectors[{i}].name"),
                 format!(
                     "detector name {:?} is used twice; give each a distinct `name`",
                     d.name()

@@ -11,8 +11,8 @@
 //! - [`time`]: millisecond timestamps, RFC 3339 parsing and printing, event-time rule.
 //! - [`matcher`]: decides which tracked topics a post mentions (NFKC, lower-case, word runs).
 //! - [`window`]: the incremental windowing engine: feed one mention, get closed windows back.
-//! - [`detect`]: detectors (is this window abnormal?) and incidents (one `firing`, one
-//!   `resolved` per episode).
+//! - [`detect`]: detectors (is this window abnormal?), their `[[detectors]]` config, and
+//!   incidents (one `firing`, one `resolved` per episode).
 //! - [`lines`]: bounded line splitting for JSONL inputs (replay, the file source).
 
 pub mod detect;
@@ -23,8 +23,8 @@ pub mod time;
 pub mod window;
 
 pub use detect::{
-    AdaptiveDetector, BurstDetector, Detector, IncidentTracker, Sensitivity, ThresholdDetector,
-    Verdict,
+    AdaptiveDetector, BurstDetector, Detector, DetectorConfig, IncidentTracker, Judge, Sensitivity,
+    ThresholdDetector, Verdict,
 };
 pub use matcher::{TopicMatcher, TopicSpec};
 pub use model::{Alert, AlertStatus, Band, Mention, Post, Sample, WindowCount};

@@ -36,6 +36,7 @@ fn threshold() -> Judge {
     Judge::new(vec![DetectorConfig::Threshold {
         threshold: 10,
         name: None,
+        resolve_after: None,
     }])
     .unwrap()
 }

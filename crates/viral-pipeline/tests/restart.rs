@@ -44,6 +44,7 @@ fn detectors() -> Vec<DetectorConfig> {
     vec![DetectorConfig::Adaptive {
         sensitivity: None,
         name: None,
+        resolve_after: None,
     }]
 }
 

@@ -1,23 +1,26 @@
-//! Rate of change: a count several times the last few windows' average. Needs almost no
-//! history, so it covers new topics and sudden spikes the adaptive detector is still
-//! warming up to; it forgets quickly, so a new normal stops firing after a few windows.
+//! Rate of change: the last half hour holds several times the average half hour of the
+//! three hours before it. Needs almost no history, so it covers new topics and sudden
+//! spikes the adaptive detector is still warming up to; it forgets quickly, so a new
+//! normal stops firing within hours. Judging half hours rather than single windows makes
+//! `factor` and `min_count` mean the same at every window size.
 
-use std::collections::VecDeque;
-
+use super::recent::{Entry, Recent, SHORT_SPAN_MS};
 use super::{Detector, Verdict};
 use crate::model::{Band, WindowCount};
+use crate::time::{to_millis, Millis};
 
-/// Windows of history the burst is measured against.
-const HISTORY: usize = 6;
+/// Half hours of history the burst is measured against.
+const HISTORY: i64 = 6;
 
-/// Anomalous when `count ≥ factor × mean` of the previous windows, `count ≥ min_count`,
-/// and the rise is beyond Poisson noise (`count − mean ≥ 4·√(mean + 1)`).
+/// Anomalous when the last half hour (or window, if longer) holds `≥ factor × mean` of
+/// the half hours before it, `≥ min_count` mentions, and a rise beyond Poisson noise
+/// (`count − mean ≥ 4·√(mean + 1)`).
 #[derive(Debug, Clone)]
 pub struct BurstDetector {
     name: String,
     factor: f64,
     min_count: u64,
-    history: VecDeque<u64>,
+    recent: Recent,
 }
 
 impl BurstDetector {
@@ -26,7 +29,8 @@ impl BurstDetector {
             name: name.into(),
             factor: factor.max(1.0),
             min_count,
-            history: VecDeque::with_capacity(HISTORY),
+            // Enough for the span and its history at any window size up to a day.
+            recent: Recent::new((HISTORY + 1) * 24 * 3_600_000),
         }
     }
 }
@@ -37,35 +41,42 @@ impl Detector for BurstDetector {
     }
 
     fn observe(&mut self, window: &WindowCount) -> Verdict {
+        let start = to_millis(&window.window_start);
+        let size: Millis = (to_millis(&window.window_end) - start).max(1);
+        let span = SHORT_SPAN_MS.max(size);
         let c = window.count as f64;
-        let verdict = if self.history.is_empty() {
-            Verdict {
+        self.recent.push(Entry {
+            start,
+            count: c,
+            expected: 0.0,
+        });
+        let now = self.recent.sums(size, 0, span);
+        let before = self.recent.sums(size, span, (HISTORY + 1) * span);
+        if before.windows == 0 {
+            return Verdict {
                 anomalous: false,
                 score: 0.0,
                 expected: None,
                 band: None,
                 warming_up: true,
-            }
-        } else {
-            let mean = self.history.iter().sum::<u64>() as f64 / self.history.len() as f64;
-            let bar = (self.factor * mean)
-                .max(self.min_count as f64)
-                .max(mean + 4.0 * (mean + 1.0).sqrt());
-            Verdict {
-                anomalous: c >= bar,
-                score: c / bar,
-                expected: Some(mean),
-                band: Some(Band {
-                    low: (mean - 4.0 * (mean + 1.0).sqrt()).max(0.0),
-                    high: bar,
-                }),
-                warming_up: false,
-            }
-        };
-        if self.history.len() == HISTORY {
-            self.history.pop_front();
+            };
         }
-        self.history.push_back(window.count);
-        verdict
+        // Average half hour before, scaled to the windows now in the span.
+        let per_window = before.count / before.windows as f64;
+        let mean = per_window * now.windows as f64;
+        let bar = (self.factor * mean)
+            .max(self.min_count as f64 * span as f64 / SHORT_SPAN_MS as f64)
+            .max(mean + 4.0 * (mean + 1.0).sqrt());
+        let others = now.count - c;
+        Verdict {
+            anomalous: now.count >= bar,
+            score: now.count / bar,
+            expected: Some(per_window),
+            band: Some(Band {
+                low: (per_window - 4.0 * (per_window + 1.0).sqrt()).max(0.0),
+                high: (bar - others).max(per_window),
+            }),
+            warming_up: false,
+        }
     }
 }

@@ -1,7 +1,9 @@
-//! Incidents per (topic, detector): open at the first anomalous window, resolve at the
-//! first normal one, one notification each.
+//! Incidents per (topic, detector): open at the first anomalous window, resolve once the
+//! topic has been normal for `resolve_after` (at the first normal window when it is 0, the
+//! threshold rule's default), one notification each. Holding an incident open through a
+//! short lull is what makes one event cost one page: real bursts come in waves.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 use super::Verdict;
 use crate::model::{Alert, AlertStatus, WindowCount};
@@ -11,6 +13,7 @@ use crate::time::format_rfc3339;
 /// owner (the alerter persists it) through [`IncidentTracker::open_since`].
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct IncidentTracker {
+    resolve_after: Duration,
     open: Option<Open>,
 }
 
@@ -18,17 +21,34 @@ pub struct IncidentTracker {
 struct Open {
     id: String,
     started_at: DateTime<Utc>,
+    /// End of the newest anomalous window: the incident resolves `resolve_after` later.
+    last_anomalous: DateTime<Utc>,
 }
 
 impl IncidentTracker {
+    /// Resolve at the first normal window.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Resolve at the first normal window that ends `resolve_after` or more after the
+    /// last anomalous one.
+    pub fn holding(resolve_after: std::time::Duration) -> Self {
+        Self {
+            resolve_after: Duration::from_std(resolve_after).unwrap_or(Duration::MAX),
+            open: None,
+        }
     }
 
     /// Restore an incident that was open when the process stopped.
     pub fn resume(id: String, started_at: DateTime<Utc>) -> Self {
         Self {
-            open: Some(Open { id, started_at }),
+            resolve_after: Duration::zero(),
+            open: Some(Open {
+                id,
+                started_at,
+                last_anomalous: started_at,
+            }),
         }
     }
 
@@ -39,20 +59,28 @@ impl IncidentTracker {
 
     /// Feed one window's verdict; returns the alert to send, if the incident changed.
     pub fn observe(&mut self, detector: &str, window: &WindowCount, v: Verdict) -> Option<Alert> {
-        let (status, id, started_at) = match (&self.open, v.anomalous) {
+        let (status, id, started_at) = match (&mut self.open, v.anomalous) {
             (None, true) => {
                 let id = incident_id(&window.topic, detector, &window.window_start);
                 self.open = Some(Open {
                     id: id.clone(),
                     started_at: window.window_start,
+                    last_anomalous: window.window_end,
                 });
                 (AlertStatus::Firing, id, window.window_start)
             }
-            (Some(_), false) => {
+            (Some(open), true) => {
+                open.last_anomalous = open.last_anomalous.max(window.window_end);
+                return None;
+            }
+            (Some(open), false) => {
+                if window.window_end - open.last_anomalous < self.resolve_after {
+                    return None;
+                }
                 let open = self.open.take()?;
                 (AlertStatus::Resolved, open.id, open.started_at)
             }
-            _ => return None,
+            (None, false) => return None,
         };
         Some(Alert {
             id,
@@ -83,14 +111,9 @@ mod tests {
     use crate::detect::{Detector, ThresholdDetector};
     use crate::time::from_millis;
 
+    /// One-minute window `i`.
     fn window(i: i64, count: u64) -> WindowCount {
-        WindowCount {
-            topic: "t".into(),
-            window_start: from_millis(i * 60_000),
-            window_end: from_millis((i + 1) * 60_000),
-            count,
-            samples: vec![],
-        }
+        crate::detect::tests::window(i as usize, 60_000, count)
     }
 
     #[test]
@@ -118,6 +141,26 @@ mod tests {
         assert_eq!(alerts[1].started_at, from_millis(60_000));
         assert_eq!(alerts[0].id, "t:threshold:1970-01-01T00:01:00Z");
         assert_eq!(alerts[0].score, 1.0);
+    }
+
+    #[test]
+    fn an_incident_holds_through_lulls_shorter_than_resolve_after() {
+        let mut d = ThresholdDetector::new("threshold", 10);
+        // One-minute windows: resolve once 3 minutes have been normal.
+        let mut inc = IncidentTracker::holding(std::time::Duration::from_secs(180));
+        let counts = [50, 1, 1, 50, 1, 1, 1, 1, 50];
+        let got: Vec<(usize, AlertStatus)> = counts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &c)| {
+                let w = window(i as i64, c);
+                let v = d.observe(&w);
+                inc.observe(d.name(), &w, v).map(|a| (i, a.status))
+            })
+            .collect();
+        use AlertStatus::*;
+        // The lull at 1–2 is too short; 4–6 is three normal minutes after the end of 3.
+        assert_eq!(got, [(0, Firing), (6, Resolved), (8, Firing)]);
     }
 
     #[test]

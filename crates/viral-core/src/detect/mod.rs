@@ -1,19 +1,35 @@
 //! Detection: is a closed window abnormal, and what does that mean for the incident?
 //!
-//! A [`Detector`] judges one topic's windows, in window order, one at a time; it may learn
-//! from each. An [`IncidentTracker`] turns its verdicts into at most one `firing` and one
-//! `resolved` alert per episode, so overlapping hopping windows make one incident.
+//! Everything viral knows about detectors is here, pure, so the alerter, `viral
+//! backtest` and the query API's replays judge alike:
+//!
+//! - [`config`]: a `[[detectors]]` entry — keys, defaults, validation, and the detector it
+//!   builds.
+//! - [`Detector`]s judge one topic's windows, in window order, one at a time, and learn
+//!   from each: [`threshold`], [`adaptive`] (learns level, rhythm and burstiness) and
+//!   [`burst`] (a sudden rise against the last hours).
+//! - [`incident`]: turns verdicts into one `firing` and one `resolved` alert per episode,
+//!   holding an incident through lulls shorter than the detector's `resolve_after`.
+//! - [`judge`]: the detectors and incidents of every topic, and how much history warms
+//!   them up after a restart.
+//! - `recent`: the last half hour of windows, so short and long windows are judged on the
+//!   same span of time.
 
-mod adaptive;
-mod burst;
-mod incident;
+pub mod adaptive;
+pub mod burst;
+pub mod config;
+pub mod incident;
+pub mod judge;
+mod recent;
 #[cfg(test)]
 mod tests;
-mod threshold;
+pub mod threshold;
 
 pub use adaptive::{AdaptiveDetector, Sensitivity};
 pub use burst::BurstDetector;
+pub use config::{DetectorConfig, DetectorError};
 pub use incident::IncidentTracker;
+pub use judge::{Judge, Judgement, WARM_UP_DAYS, WARM_UP_WINDOWS};
 pub use threshold::ThresholdDetector;
 
 use crate::model::{Band, WindowCount};
@@ -22,8 +38,8 @@ use crate::model::{Band, WindowCount};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Verdict {
     pub anomalous: bool,
-    /// How abnormal: comparable across windows of one detector; ≥ 1 means anomalous for
-    /// detectors that have a natural scale.
+    /// How abnormal: comparable across windows of one detector; ≥ 1 means past the bar
+    /// for detectors that have a natural scale (floors may still hold it back).
     pub score: f64,
     /// The detector's baseline for this window, where it has one.
     pub expected: Option<f64>,

@@ -6,14 +6,13 @@
 //! # Layout
 //!
 //! - [`Alerter`] (here): the consume loop — decode, judge, store, throttle, commit.
-//! - [`Judge`] (`judge.rs`): detectors and incidents per topic; pure, shared with
-//!   `viral backtest`.
+//! - [`Judge`] (`viral_core::detect`): detectors and incidents per topic; pure, shared
+//!   with `viral backtest` and the query API's replays.
 //! - `outbox.rs`: the notifiers' queues and workers, and the delivery state kept with each
 //!   alert in the store, so a restart neither repeats nor loses a notification. Each
 //!   notifier has its own queue and task, so a slow webhook neither delays stdout nor
 //!   reorders one notifier's alerts.
 
-mod judge;
 mod outbox;
 
 use std::collections::BTreeMap;
@@ -28,17 +27,13 @@ use viral_notifiers::Notifier;
 use viral_runtime::metrics::{AlertLabel, Metrics, PartitionLabel, StageLabel};
 use viral_store::{CountsQuery, Order, Store};
 
-pub use judge::{build_detector, Judge};
 use outbox::{store_alert, Outbox};
+pub use viral_core::detect::{Judge, WARM_UP_DAYS, WARM_UP_WINDOWS};
 
 use crate::deadletter;
 use crate::throttle::Throttle;
 
 const STAGE: &str = "alerter";
-/// How much stored history a restarted alerter replays into its detectors: four weeks
-/// (the weekly rhythm, four times over), at most this many windows.
-const WARM_UP_DAYS: i64 = 28;
-const WARM_UP_WINDOWS: usize = 20_000;
 
 pub struct Alerter {
     bus: Arc<dyn Bus>,

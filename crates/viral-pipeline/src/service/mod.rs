@@ -265,10 +265,12 @@ fn stage(
         }
         Role::Alerter => {
             let store = store()?;
-            let judge = Judge::new(config.detectors.clone()).map_err(|e| build::BuildError {
-                key: "detectors",
-                problem: e,
-            })?;
+            // Validated with the config already; the error names the entry and key.
+            let judge =
+                Judge::new(config.detectors.clone()).map_err(|(i, e)| build::BuildError {
+                    key: "detectors",
+                    problem: format!("detectors[{i}].{e}"),
+                })?;
             let alerter = Alerter::new(bus, store, build::notifiers(config)?, metrics, judge)
                 .with_topics(config.bus.topics.clone())
                 .with_group(config.bus.group("alerter"))

@@ -21,7 +21,7 @@ pub fn run(config: &Path, counts: &str, output: Option<&str>) -> anyhow::Result<
         "config key `detectors`: no [[detectors]] configured, nothing to backtest"
     );
     let mut judge = Judge::new(config.detectors.clone())
-        .map_err(|e| anyhow::anyhow!("config key `detectors`: {e}"))?;
+        .map_err(|(i, e)| anyhow::anyhow!("config key `detectors[{i}].{e}`"))?;
     let reader: Box<dyn BufRead> = if counts == "-" {
         Box::new(io::stdin().lock())
     } else {

@@ -54,7 +54,7 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
         tracing::warn!("no [[detectors]] configured: windows are counted but nothing will alert");
     }
     let judge = Judge::new(config.detectors.clone())
-        .map_err(|e| anyhow::anyhow!("config key `detectors`: {e}"))?;
+        .map_err(|(i, e)| anyhow::anyhow!("config key `detectors[{i}].{e}`"))?;
 
     let router = viral_runtime::http::router(metrics.clone(), health.clone()).merge(
         viral_api::router(viral_api::QueryState {
