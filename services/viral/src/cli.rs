@@ -37,6 +37,8 @@ pub enum Command {
     },
     /// Run the configured detectors over recorded window counts (JSONL) and write the
     /// alerts they would have sent, `firing` and `resolved`, one JSON object per line.
+    /// With --labels, score them against labelled periods instead: a table, then one
+    /// JSON line.
     Backtest {
         #[arg(long, env = "VIRAL_CONFIG")]
         config: PathBuf,
@@ -44,9 +46,19 @@ pub enum Command {
         /// counts` output, the counts topic); `-` for stdin.
         #[arg(long)]
         counts: String,
-        /// Where to write the alerts; stdout when absent or `-`.
+        /// Where to write the alerts; stdout when absent or `-` (with --labels: only
+        /// when given).
         #[arg(long)]
         output: Option<String>,
+        /// Labelled periods, JSON: {"topic": [["start", "end"], …], …} (NAB's
+        /// windows.json shape); prints recall, false incidents per topic per 30 days,
+        /// pages per detected event and median delay.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// With --labels: leave out alerts and periods this long after each topic's
+        /// first window (humantime, e.g. `3d`), while detectors learn.
+        #[arg(long, default_value = "0s", requires = "labels")]
+        probation: String,
     },
     /// Print stored window counts of a topic, one JSON object per line.
     Counts {

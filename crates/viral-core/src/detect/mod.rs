@@ -12,6 +12,7 @@
 //!   holding an incident through lulls shorter than the detector's `resolve_after`.
 //! - [`judge`]: the detectors and incidents of every topic, and how much history warms
 //!   them up after a restart.
+//! - [`score`]: alerts scored against labelled periods (`viral backtest --labels`).
 //! - `recent`: the last half hour of windows, so short and long windows are judged on the
 //!   same span of time.
 
@@ -21,6 +22,7 @@ pub mod config;
 pub mod incident;
 pub mod judge;
 mod recent;
+pub mod score;
 #[cfg(test)]
 mod tests;
 pub mod threshold;

@@ -1,7 +1,8 @@
 //! `viral backtest`: the configured detectors over recorded window counts, printing the
 //! notifications they would have sent (after the `[notifiers]` cooldown and hourly
 //! limit) — how users choose detectors and sensitivities on their own history before
-//! trusting them with a pager.
+//! trusting them with a pager — or, with `--labels`, how well they match labelled
+//! periods (`labels.rs`).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -14,7 +15,12 @@ use viral_core::{Alert, WindowCount};
 use viral_pipeline::alerter::Judge;
 use viral_pipeline::throttle::Throttle;
 
-pub fn run(config: &Path, counts: &str, output: Option<&str>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    config: &Path,
+    counts: &str,
+    output: Option<&str>,
+    scoring: Option<super::labels::Scoring>,
+) -> anyhow::Result<ExitCode> {
     let config = viral_config::load(Some(config))?;
     anyhow::ensure!(
         !config.detectors.is_empty(),
@@ -69,6 +75,8 @@ pub fn run(config: &Path, counts: &str, output: Option<&str>) -> anyhow::Result<
     let held = before - alerts.len();
 
     let mut out: Box<dyn Write> = match output {
+        // With --labels, stdout carries the scores.
+        None if scoring.is_some() => Box::new(io::sink()),
         None | Some("-") => Box::new(BufWriter::new(io::stdout().lock())),
         Some(path) => Box::new(BufWriter::new(
             File::create(path).with_context(|| format!("cannot create --output {path}"))?,
@@ -79,6 +87,11 @@ pub fn run(config: &Path, counts: &str, output: Option<&str>) -> anyhow::Result<
         out.write_all(b"\n")?;
     }
     out.flush()?;
+    drop(out);
+    if let Some(scoring) = scoring {
+        let names: Vec<&str> = config.detectors.iter().map(|d| d.name()).collect();
+        scoring.report(&alerts, &by_topic, &names, &mut io::stdout().lock())?;
+    }
     eprintln!(
         "{}",
         serde_json::json!({

@@ -3,6 +3,7 @@
 mod backtest;
 mod counts;
 mod generate;
+mod labels;
 mod migrate;
 pub mod replay;
 mod standalone;
@@ -59,7 +60,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             counts,
             output,
-        } => backtest::run(&config, &counts, output.as_deref()),
+            labels,
+            probation,
+        } => {
+            let scoring = labels
+                .map(|path| labels::Scoring::load(&path, &probation))
+                .transpose()?;
+            backtest::run(&config, &counts, output.as_deref(), scoring)
+        }
         Command::Generate {
             config,
             output,
