@@ -37,7 +37,10 @@ fn the_pinned_keys_load() {
 fn the_demo_config_is_valid() {
     let c = load(None).unwrap();
     assert!(!c.topics.is_empty());
-    assert!(!c.detectors.is_empty());
+    // The adaptive detector first, so the dashboard draws its expected line and band; the
+    // original threshold rule beside it.
+    let kinds: Vec<&str> = c.detectors.iter().map(|d| d.kind()).collect();
+    assert_eq!(kinds, ["adaptive", "threshold"]);
     assert!(DEMO_CONFIG.contains("[[topics]]"));
 }
 
