@@ -81,22 +81,28 @@ impl Judge {
     /// Judge one closed window; every detector's verdict, in detector order (none for a
     /// repeated window).
     pub fn judge(&mut self, window: &WindowCount) -> Vec<Judgement> {
-        let configs = &self.configs;
-        let topic = self
-            .topics
-            .entry(window.topic.clone())
-            .or_insert_with(|| TopicJudges {
-                detectors: configs
-                    .iter()
-                    .filter_map(|c| {
-                        Some(Judged {
-                            detector: c.build().ok()?,
-                            incident: IncidentTracker::holding(c.resolve_after()),
-                        })
+        if !self.topics.contains_key(&window.topic) {
+            let detectors = self
+                .configs
+                .iter()
+                .filter_map(|c| {
+                    Some(Judged {
+                        detector: c.build().ok()?,
+                        incident: IncidentTracker::holding(c.resolve_after()),
                     })
-                    .collect(),
-                last_start: None,
-            });
+                })
+                .collect();
+            self.topics.insert(
+                window.topic.clone(),
+                TopicJudges {
+                    detectors,
+                    last_start: None,
+                },
+            );
+        }
+        let Some(topic) = self.topics.get_mut(&window.topic) else {
+            return Vec::new();
+        };
         if topic
             .last_start
             .is_some_and(|last| window.window_start <= last)

@@ -88,6 +88,8 @@ pub(super) struct Tail {
     day: Option<Millis>,
     day_max: f64,
     bar: Option<f64>,
+    /// Reused for the percentiles, so a refit allocates nothing.
+    scratch: Vec<f32>,
 }
 
 impl Tail {
@@ -103,6 +105,7 @@ impl Tail {
             day: None,
             day_max: f64::NEG_INFINITY,
             bar: None,
+            scratch: Vec::with_capacity(TAIL_HOURS),
         }
     }
 
@@ -142,13 +145,13 @@ impl Tail {
         if self.peaks.len() < TAIL_MIN_HOURS {
             return;
         }
-        let mut sorted: Vec<f32> = self.peaks.iter().copied().collect();
-        sorted.sort_unstable_by(f32::total_cmp);
-        let q75 = quantile(&sorted, 0.75);
-        let q95 = quantile(&sorted, 0.95);
-        let mut days: Vec<f32> = self.daily_peaks.iter().copied().collect();
-        days.sort_unstable_by(f32::total_cmp);
-        let routine = self.daily * quantile(&days, 0.5);
+        self.scratch.clear();
+        self.scratch.extend(self.peaks.iter().copied());
+        let q75 = quantile(&mut self.scratch, 0.75);
+        let q95 = quantile(&mut self.scratch, 0.95);
+        self.scratch.clear();
+        self.scratch.extend(self.daily_peaks.iter().copied());
+        let routine = self.daily * quantile(&mut self.scratch, 0.5);
         self.bar = Some(
             (q95 + self.reach * (q95 - q75).max(0.0))
                 .max(routine)
@@ -171,16 +174,18 @@ fn close(peaks: &mut VecDeque<f32>, keep: usize, period: Option<Millis>, max: &m
     pushed
 }
 
-/// The `q` quantile of sorted values, interpolated linearly between order statistics.
-fn quantile(sorted: &[f32], q: f64) -> f64 {
-    let Some(last) = sorted.len().checked_sub(1) else {
+/// The `q` quantile of `values`, interpolated linearly between order statistics (the
+/// usual definition). Reorders `values`; linear time, no allocation.
+fn quantile(values: &mut [f32], q: f64) -> f64 {
+    let Some(last) = values.len().checked_sub(1) else {
         return 0.0;
     };
     let pos = q.clamp(0.0, 1.0) * last as f64;
     let lo = pos.floor() as usize;
-    let hi = (lo + 1).min(last);
+    let (_, &mut low, above) = values.select_nth_unstable_by(lo, f32::total_cmp);
+    let high = above.iter().copied().min_by(f32::total_cmp).unwrap_or(low);
     let frac = pos - lo as f64;
-    sorted[lo] as f64 * (1.0 - frac) + sorted[hi] as f64 * frac
+    low as f64 * (1.0 - frac) + high as f64 * frac
 }
 
 #[cfg(test)]
@@ -189,10 +194,11 @@ mod tests {
 
     #[test]
     fn quantiles_interpolate_like_the_usual_definition() {
-        let v: Vec<f32> = (0..=10).map(|i| i as f32).collect();
-        assert_eq!(quantile(&v, 0.5), 5.0);
-        assert!((quantile(&v, 0.95) - 9.5).abs() < 1e-9);
-        assert_eq!(quantile(&[], 0.5), 0.0);
+        let mut v: Vec<f32> = (0..=10).rev().map(|i| i as f32).collect();
+        assert_eq!(quantile(&mut v, 0.5), 5.0);
+        assert!((quantile(&mut v, 0.95) - 9.5).abs() < 1e-9);
+        assert_eq!(quantile(&mut v, 1.0), 10.0);
+        assert_eq!(quantile(&mut [], 0.5), 0.0);
     }
 
     #[test]
