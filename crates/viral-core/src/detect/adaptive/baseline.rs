@@ -8,8 +8,8 @@ pub(super) const HOUR_MS: Millis = 3_600_000;
 pub(super) const DAY_MS: Millis = 24 * HOUR_MS;
 
 /// Time constant of the level: three days. Long against a day-long event (it moves a
-/// third of the way in a day, and less while the event is kept out by the learning
-/// weight), short against organic growth (5% a week leaves it ~2% behind).
+/// third of the way in a day), short against organic growth (5% a week leaves it ~2%
+/// behind).
 const LEVEL_TAU_MS: f64 = 3.0 * DAY_MS as f64;
 /// Share of the way an hour-of-day factor moves per daily visit (a ~10-day memory), and
 /// a weekday factor per weekly visit (~5 weeks). Until a slot has had that many visits
@@ -70,8 +70,8 @@ impl Baseline {
     }
 
     /// Learn from a window of `step` milliseconds holding `x` (already clipped by the
-    /// caller), with `weight` in [0, 1]: 1 learns fully, 0 not at all.
-    pub fn learn(&mut self, start: Millis, x: f64, step: Millis, warming: bool, weight: f64) {
+    /// caller).
+    pub fn learn(&mut self, start: Millis, x: f64, step: Millis, warming: bool) {
         let (h, d) = slots(start);
         let season = (self.hour[h] * self.weekday[d]).max(1e-6);
         let deseasonalised = x / season;
@@ -80,7 +80,7 @@ impl Baseline {
             self.warm_n += 1.0;
             self.level += (deseasonalised - self.level) / self.warm_n;
         } else {
-            let alpha = weight * (1.0 - (-(step as f64) / LEVEL_TAU_MS).exp());
+            let alpha = 1.0 - (-(step as f64) / LEVEL_TAU_MS).exp();
             self.level += alpha * (deseasonalised - self.level);
         }
         if !(self.level > 0.0 && self.level.is_finite()) {
@@ -94,9 +94,8 @@ impl Baseline {
         let hour_rate = HOUR_RATE.max(1.0 / self.hour_visits[h].max(1.0));
         let day_rate = WEEKDAY_RATE.max(1.0 / self.weekday_visits[d].max(1.0));
         let ratio = x / self.level;
-        self.hour[h] += weight * hour_rate / per_hour * (ratio / self.weekday[d] - self.hour[h]);
-        self.weekday[d] +=
-            weight * day_rate / (24.0 * per_hour) * (ratio / self.hour[h] - self.weekday[d]);
+        self.hour[h] += hour_rate / per_hour * (ratio / self.weekday[d] - self.hour[h]);
+        self.weekday[d] += day_rate / (24.0 * per_hour) * (ratio / self.hour[h] - self.weekday[d]);
         normalise(&mut self.hour);
         normalise(&mut self.weekday);
     }

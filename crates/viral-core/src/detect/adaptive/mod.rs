@@ -5,16 +5,15 @@
 //! Why it is built this way (measured on real tweet volume, docs/DETECTION.md):
 //!
 //! - **Expected counts** ([`baseline`]): level × hour-of-day × day-of-week (UTC), learned
-//!   from clipped counts and with less weight while the topic runs high, so an event is
-//!   not learned as the normal it is judged against; an incident that lasts more than a
-//!   day is adopted as the new normal.
-//! - **Surprise per time scale** ([`scales`]): half an hour (whatever the window size,
-//!   so floors and noise mean the same at 1 and at 60 minutes), and exponentially
-//!   weighted sums over hours and over a day for sustained rises that no single window
-//!   shows.
+//!   from counts clipped at 3 sd above expected and with a three-day level, so a burst
+//!   barely moves it and a day-long event moves it a third of the way, not all of it.
+//! - **Surprise per time scale** ([`scales`]): the last half hour and the last hour
+//!   (whatever the window size, so floors and noise mean the same at 1 and at 60
+//!   minutes), and exponentially weighted sums over hours and over a day for sustained
+//!   rises that no single window shows.
 //! - **The bar comes from the topic itself** ([`spread`]): its hourly peaks of surprise
-//!   over four weeks set the short scale's bar, so a topic that bursts daily is not paged
-//!   daily, and a quiet one is still paged on a modest burst.
+//!   over four weeks, and its typical daily peak, set the bursts' bars, so a topic that
+//!   bursts daily is not paged daily, and a quiet one is still paged on a modest burst.
 //! - **Floors** keep what nobody would call news out: a burst must be `min_excess`
 //!   mentions per half hour above expected and 1.5× it; a sustained rise 1.25×.
 //!
@@ -47,15 +46,9 @@ const LONG_TAUS: [Millis; 2] = [3 * 3_600_000, 12 * 3_600_000];
 /// A half hour adds at most this many of its sd above its expectation to the long
 /// scales (each window its share)...
 const LONG_CAP_SD: f64 = 4.0;
-/// ...and is learned at most this many above it...
+/// ...and is learned at most this many above it.
 const LEARN_CAP_SD: f64 = 3.0;
-/// ...and with weight `min(1, LEARN_Z / z)` while the day-long scale's surprise `z` is
-/// above it.
-const LEARN_Z: f64 = 2.0;
-/// A topic that has run high for this long has a new normal: learned at full weight.
-const ADOPT_AFTER_MS: Millis = DAY_MS;
 const SHORT_MIN_RATIO: f64 = 1.5;
-const HOUR_SCALE: bool = true;
 const LONG_MIN_RATIO: f64 = 1.25;
 
 /// How readily the detector fires: `balanced` unless configured.
@@ -111,7 +104,7 @@ impl Sensitivity {
             },
             Sensitivity::Strict => Params {
                 reach: 4.5,
-                daily: 2.0,
+                daily: 2.5,
                 short_floor: 5.0,
                 long_bar: 6.5,
                 min_excess: 25.0,
@@ -138,8 +131,6 @@ pub struct AdaptiveDetector {
     /// their judgement.
     last_tile: Option<Millis>,
     last_long: [scales::Judged; 2],
-    /// Since when the topic has run high enough to be learned at less than full weight.
-    high_since: Option<Millis>,
 }
 
 impl AdaptiveDetector {
@@ -178,7 +169,6 @@ impl AdaptiveDetector {
             last_start: None,
             last_tile: None,
             last_long: [scales::Judged::default(); 2],
-            high_since: None,
         }
     }
 
@@ -216,7 +206,7 @@ impl AdaptiveDetector {
         // says nothing about the topic's level: it is learned as the mean.
         let high = bar - (sums.count - c);
         let learned = if anomalous { mean } else { c };
-        self.baseline.learn(start, learned, step, true, 1.0);
+        self.baseline.learn(start, learned, step, true);
         Verdict {
             anomalous,
             score: if bar > 0.0 { sums.count / bar } else { 0.0 },
@@ -255,7 +245,7 @@ impl Detector for AdaptiveDetector {
         let sums = self.short.add(start, size, c, e);
         let short = self.short.judge(sums, start, size, step);
         let hour_sums = self.hour.add(start, size, c, e);
-        let hour = if HOUR_SCALE && size < 2 * SHORT_SPAN_MS {
+        let hour = if size < 2 * SHORT_SPAN_MS {
             self.hour.judge(hour_sums, start, size, step)
         } else {
             scales::Judged::default()
@@ -269,29 +259,10 @@ impl Detector for AdaptiveDetector {
         }
         let long = self.last_long;
 
-        // Keep what looks like an event out of the baseline, unless it has lasted so
-        // long that it is the new normal.
-        let z_day = long[1].z;
-        let mut weight = if z_day > LEARN_Z {
-            LEARN_Z / z_day
-        } else {
-            1.0
-        };
-        if weight < 1.0 {
-            let since = *self.high_since.get_or_insert(start);
-            if start - since >= ADOPT_AFTER_MS {
-                weight = 1.0;
-            }
-        } else {
-            self.high_since = None;
-        }
-        self.baseline.learn(
-            start,
-            c.clamp(0.0, e + LEARN_CAP_SD * share),
-            step,
-            false,
-            weight,
-        );
+        // A burst barely moves the baseline; a rise that lasts is learned at the level's
+        // pace (a third of the way in a day), so a new normal stops paging within days.
+        self.baseline
+            .learn(start, c.clamp(0.0, e + LEARN_CAP_SD * share), step, false);
 
         let anomalous = short.anomalous || hour.anomalous || long.iter().any(|l| l.anomalous);
         let score = long

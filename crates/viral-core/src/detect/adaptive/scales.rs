@@ -1,12 +1,13 @@
-//! The time scales the adaptive detector judges: a burst within half an hour, and rises
-//! sustained over hours and over a day.
+//! The time scales the adaptive detector judges: a burst within half an hour or an hour,
+//! and rises sustained over hours and over a day.
 //!
 //! Each scale compares an observed sum with its expected sum and turns the difference
 //! into a surprise `z = (observed − expected) / sd`, with its own learned spread (sums
 //! over longer spans stray less, relatively, than single windows).
 //!
-//! - The short scale adds up the last half hour (or one window, if windows are longer),
-//!   so a 5-minute and a 30-minute window see the same bursts. Its bar comes from the
+//! - The short scales add up the last half hour and the last hour (or one window, if
+//!   windows are longer), so a 5-minute and a 30-minute window see the same bursts, and
+//!   two busy half hours on a quiet topic count together. Their bars come from the
 //!   topic's own history of surprise ([`Tail`]): routine bursts do not page.
 //! - The long scales add up every window with exponentially fading weights (time
 //!   constants 3 and 12 hours: they answer "has it been high since this morning?" and
