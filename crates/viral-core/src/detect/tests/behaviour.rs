@@ -54,6 +54,12 @@ fn a_lasting_step_up_resolves_once_it_is_the_new_normal() {
     });
     let got = alerts(&DetectorConfig::adaptive(), HALF_HOUR, &counts);
     let at = (step / HALF_HOUR) as usize;
+    println!(
+        "a lasting 4x step: {:?} (days after the step)",
+        got.iter()
+            .map(|&(i, s)| ((i as f64 - at as f64) / 48.0, s))
+            .collect::<Vec<_>>()
+    );
     assert!(
         matches!(got.first(), Some(&(i, AlertStatus::Firing)) if (at..at + 2).contains(&i)),
         "{got:?}"
