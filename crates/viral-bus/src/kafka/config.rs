@@ -74,6 +74,18 @@ impl KafkaConfig {
         }
     }
 
+    /// The largest key + payload to publish: [`crate::MAX_MESSAGE_BYTES`], or less when
+    /// the property `message.max.bytes` is set lower (less room for the framing).
+    pub fn max_message_bytes(&self) -> usize {
+        self.properties
+            .get("message.max.bytes")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .map_or(crate::MAX_MESSAGE_BYTES, |m| {
+                m.saturating_sub(crate::RECORD_OVERHEAD_BYTES)
+                    .min(crate::MAX_MESSAGE_BYTES)
+            })
+    }
+
     /// [`Self::instance_id`], or the host name.
     pub fn instance_id(&self) -> String {
         self.instance_id.clone().unwrap_or_else(|| {
