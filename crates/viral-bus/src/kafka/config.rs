@@ -39,6 +39,10 @@ pub struct KafkaConfig {
     pub properties: BTreeMap<String, String>,
 }
 
+/// The least `message.max.bytes` viral works with: its largest messages (a mention with
+/// a 64 KiB text escaped six-fold, a dead letter) stay below it.
+const MIN_MESSAGE_MAX_BYTES: usize = 512 * 1024;
+
 fn default_partitions() -> i32 {
     3
 }
@@ -121,6 +125,18 @@ impl KafkaConfig {
         }
         if self.transaction_timeout < Duration::from_secs(1) {
             return Err("transaction_timeout: must be at least 1s".into());
+        }
+        if let Some(v) = self.properties.get("message.max.bytes") {
+            if v.trim()
+                .parse::<usize>()
+                .is_ok_and(|n| n >= MIN_MESSAGE_MAX_BYTES)
+            {
+                return Ok(());
+            }
+            return Err(format!(
+                "properties.\"message.max.bytes\" = {v:?}: must be a number of bytes, at least \
+                 {MIN_MESSAGE_MAX_BYTES} (viral's messages are bounded below that)"
+            ));
         }
         Ok(())
     }

@@ -186,6 +186,17 @@ fn config_is_validated() {
         ..KafkaConfig::new("127.0.0.1:9092")
     };
     assert!(c.validate().unwrap_err().contains("partitions"));
+    let mut c = KafkaConfig::new("127.0.0.1:9092");
+    c.properties
+        .insert("message.max.bytes".into(), "100000".into());
+    assert!(c.validate().unwrap_err().contains("message.max.bytes"));
+    c.properties
+        .insert("message.max.bytes".into(), "600000".into());
+    c.validate().unwrap();
+    assert_eq!(
+        c.max_message_bytes(),
+        600_000 - crate::RECORD_OVERHEAD_BYTES
+    );
 }
 
 /// Bytes that lz4 cannot shrink, so that the broker sees their full size.
