@@ -149,19 +149,16 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    /// The refusal of a message of `bytes` (key and payload) over `limit`.
-    pub fn too_large(index: usize, bytes: usize, limit: usize) -> Self {
-        Self {
+    /// The refusal of the `index`th message, with `key` and `payload`, by a bus taking
+    /// `limit` bytes; `None` if it fits.
+    pub fn of_size(index: usize, limit: usize, key: &str, payload: &[u8]) -> Option<Self> {
+        let bytes = key.len() + payload.len();
+        (bytes > limit).then(|| Self {
             index,
             too_large: true,
             reason: format!("{bytes} bytes, over the bus's limit of {limit}"),
-        }
+        })
     }
-}
-
-/// Whether a message with `key` and `payload` fits a bus taking `limit` bytes.
-pub fn fits(limit: usize, key: &str, payload: &[u8]) -> bool {
-    key.len() + payload.len() <= limit
 }
 
 /// A message bus with consumer groups.

@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use tokio::sync::mpsc;
 
 use crate::{
-    fits, Assignment, Bus, BusError, Commit, Event, Message, Progress, Record, Refusal,
-    Subscription, MAX_MESSAGE_BYTES,
+    Assignment, Bus, BusError, Commit, Event, Message, Progress, Record, Refusal, Subscription,
+    MAX_MESSAGE_BYTES,
 };
 
 #[derive(Default)]
@@ -48,8 +48,7 @@ impl MemoryBus {
     }
 
     fn refusal(&self, index: usize, key: &str, payload: &[u8]) -> Option<Refusal> {
-        (!fits(self.max_message, key, payload))
-            .then(|| Refusal::too_large(index, key.len() + payload.len(), self.max_message))
+        Refusal::of_size(index, self.max_message, key, payload)
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Topic>> {
