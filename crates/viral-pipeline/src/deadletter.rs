@@ -62,7 +62,7 @@ struct DeadLetter<'a> {
     payload: String,
 }
 
-/// A stage's own output that did not go out.
+/// A stage's own output that did not go out (or a message read, in [`letter`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Unsent<'a> {
     pub topic: &'a str,
@@ -99,20 +99,13 @@ pub fn letter(
     error: &str,
 ) -> Option<Record> {
     tracing::warn!(stage, reason = reason.as_str(), error = truncate(error, FIELD_BYTES), topic = %msg.topic, partition = msg.partition, offset = msg.offset, "dead-lettered a message");
-    send(
-        metrics,
-        topic,
-        DeadLetter {
-            stage,
-            reason,
-            error: truncate(error, FIELD_BYTES),
-            source_topic: &msg.topic,
-            partition: Some(msg.partition),
-            offset: Some(msg.offset),
-            key: truncate(&msg.key, FIELD_BYTES),
-            payload: excerpt(&msg.payload, EXCERPT_BYTES),
-        },
-    )
+    let about = Unsent {
+        topic: &msg.topic,
+        key: &msg.key,
+        payload: &msg.payload,
+    };
+    let at = Some((msg.partition, msg.offset));
+    write(metrics, stage, topic, about, at, reason, error)
 }
 
 /// Count a stage's output that the bus cannot take as dead and build its dead letter for
@@ -134,20 +127,54 @@ pub fn unsent(
         bytes = out.payload.len(),
         "dead-lettered output the bus cannot take"
     );
-    send(
-        metrics,
-        topic,
-        DeadLetter {
+    write(metrics, stage, topic, out, None, reason, error)
+}
+
+/// Count and build the letter about a message read at `at` (partition, offset), or (none)
+/// a stage's own output.
+fn write(
+    metrics: &Metrics,
+    stage: &'static str,
+    topic: &str,
+    about: Unsent<'_>,
+    at: Option<(i32, i64)>,
+    reason: Reason,
+    error: &str,
+) -> Option<Record> {
+    metrics
+        .dead_letters
+        .get_or_create(&DeadLetterLabel {
             stage,
-            reason,
-            error: truncate(error, FIELD_BYTES),
-            source_topic: out.topic,
-            partition: None,
-            offset: None,
-            key: truncate(out.key, FIELD_BYTES),
-            payload: excerpt(out.payload, UNSENT_EXCERPT_BYTES),
-        },
-    )
+            reason: reason.as_str(),
+        })
+        .inc();
+    let keep = if at.is_some() {
+        EXCERPT_BYTES
+    } else {
+        UNSENT_EXCERPT_BYTES
+    };
+    let key = truncate(about.key, FIELD_BYTES);
+    let letter = DeadLetter {
+        stage,
+        reason,
+        error: truncate(error, FIELD_BYTES),
+        source_topic: about.topic,
+        partition: at.map(|a| a.0),
+        offset: at.map(|a| a.1),
+        key,
+        payload: excerpt(about.payload, keep),
+    };
+    match serde_json::to_vec(&letter) {
+        Ok(payload) => Some(Record {
+            topic: topic.to_owned(),
+            key: key.to_owned(),
+            payload,
+        }),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a dead letter");
+            None
+        }
+    }
 }
 
 fn excerpt(payload: &[u8], max: usize) -> String {
@@ -171,27 +198,6 @@ pub fn shrink(letter: &Record) -> Option<Record> {
         payload: serde_json::to_vec(&v).ok()?,
         ..letter.clone()
     })
-}
-
-fn send(metrics: &Metrics, topic: &str, letter: DeadLetter<'_>) -> Option<Record> {
-    metrics
-        .dead_letters
-        .get_or_create(&DeadLetterLabel {
-            stage: letter.stage,
-            reason: letter.reason.as_str(),
-        })
-        .inc();
-    match serde_json::to_vec(&letter) {
-        Ok(payload) => Some(Record {
-            topic: topic.to_owned(),
-            key: letter.key.to_owned(),
-            payload,
-        }),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot encode a dead letter");
-            None
-        }
-    }
 }
 
 #[cfg(test)]
