@@ -10,6 +10,15 @@
 //! Payloads are bytes (JSON) on every bus, so the in-memory path exercises the same
 //! encoding, decoding and dead-lettering as Kafka does.
 //!
+//! # Size
+//!
+//! Every bus takes messages up to [`Bus::max_message_bytes`] (key and payload; Kafka's
+//! is librdkafka's `message.max.bytes` less room for the record's framing) and refuses
+//! larger ones for good with [`BusError::Rejected`], as it does anything else it can
+//! never accept. Stages check each message against the limit before sending it, and
+//! dead-letter what does not fit; a refusal that still happens names the messages, so
+//! they are dead-lettered too, never retried: one message cannot wedge a stage.
+//!
 //! # Exactness
 //!
 //! A consuming stage that keeps state (the aggregator's open windows) needs three things
@@ -31,6 +40,15 @@ use thiserror::Error;
 
 pub use kafka::{KafkaBus, KafkaConfig};
 pub use memory::MemoryBus;
+
+/// librdkafka's default `message.max.bytes`: the largest message its producer sends.
+pub const KAFKA_MESSAGE_MAX_BYTES: usize = 1_000_000;
+/// Room kept below a producer's limit for a record's framing (lengths, timestamp,
+/// headers, the batch header), which librdkafka counts against `message.max.bytes`.
+pub const RECORD_OVERHEAD_BYTES: usize = 1024;
+/// The largest key + payload viral publishes on any bus (unless the Kafka property
+/// `message.max.bytes` says less).
+pub const MAX_MESSAGE_BYTES: usize = KAFKA_MESSAGE_MAX_BYTES - RECORD_OVERHEAD_BYTES;
 
 /// Default topic names (DESIGN.md's).
 pub mod topics {
@@ -113,27 +131,74 @@ pub enum BusError {
     Closed,
     #[error("bus unavailable: {0}")]
     Unavailable(String),
+    /// Messages the bus refused for good (too large, invalid): retrying them cannot
+    /// help. What else that call did is in its documentation.
+    #[error("the bus refused {} message(s) for good: {}", .0.len(), .0.first().map_or("", |r| r.reason.as_str()))]
+    Rejected(Vec<Refusal>),
+}
+
+/// One message a bus refused for good.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// Its position among the messages of the call ([`Bus::publish_all`]'s messages,
+    /// [`Subscription::commit`]'s records; 0 for [`Bus::publish`]).
+    pub index: usize,
+    /// Too large for the bus (rather than otherwise unacceptable).
+    pub too_large: bool,
+    pub reason: String,
+}
+
+impl Refusal {
+    /// The refusal of the `index`th message, with `key` and `payload`, by a bus taking
+    /// `limit` bytes; `None` if it fits.
+    pub fn of_size(index: usize, limit: usize, key: &str, payload: &[u8]) -> Option<Self> {
+        let bytes = key.len() + payload.len();
+        (bytes > limit).then(|| Self {
+            index,
+            too_large: true,
+            reason: format!("{bytes} bytes, over the bus's limit of {limit}"),
+        })
+    }
 }
 
 /// A message bus with consumer groups.
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
     /// Returns once the bus has accepted the message; until then the caller must not
-    /// acknowledge it to its own source.
+    /// acknowledge it to its own source. [`BusError::Rejected`]: it never will.
     async fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError>;
 
     /// Publish `messages` (key, payload) in order, with many in flight; returns once the
-    /// bus has accepted all of them. On error some may have been accepted: a retry can
-    /// duplicate, which consumers must tolerate (the aggregator de-duplicates by id).
+    /// bus has accepted all of them. [`BusError::Rejected`] names the messages refused
+    /// for good, and means that every other one was accepted. On any other error some
+    /// may have been accepted: a retry can duplicate, which consumers must tolerate (the
+    /// aggregator de-duplicates by id).
     async fn publish_all(
         &self,
         topic: &str,
         messages: Vec<(String, Vec<u8>)>,
     ) -> Result<(), BusError> {
-        for (key, payload) in messages {
-            self.publish(topic, &key, payload).await?;
+        let mut refused = Vec::new();
+        for (index, (key, payload)) in messages.into_iter().enumerate() {
+            match self.publish(topic, &key, payload).await {
+                Ok(()) => {}
+                Err(BusError::Rejected(r)) => {
+                    refused.extend(r.into_iter().map(|r| Refusal { index, ..r }))
+                }
+                Err(e) => return Err(e),
+            }
         }
-        Ok(())
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(BusError::Rejected(refused))
+        }
+    }
+
+    /// The largest key + payload this bus accepts in one message: stages check each
+    /// message against it before sending.
+    fn max_message_bytes(&self) -> usize {
+        MAX_MESSAGE_BYTES
     }
 
     /// Join consumer group `group` on `topic`.
@@ -156,7 +221,9 @@ pub trait Subscription: Send {
 
     /// Publish `records` and record `progress`, atomically where the bus can (Kafka
     /// transactions): after a crash, either the records are visible to consumers and a
-    /// restart resumes after them, or neither.
+    /// restart resumes after them, or neither. [`BusError::Rejected`] names the records
+    /// refused for good; none of the commit happened, and the same commit without them
+    /// (or with something in their place) can succeed.
     ///
     /// The commit happens when the returned future is awaited; it does not borrow the
     /// subscription, so a stage can keep reading while a commit is in flight. Await each

@@ -86,6 +86,16 @@ pub(crate) fn validate(c: &Config) -> Result<(), ConfigError> {
             format!("{:?} is not an address: {e}", c.http.listen),
         )
     })?;
+    if c.aggregator.samples > viral_core::limits::MAX_SAMPLES {
+        return Err(ConfigError::invalid(
+            "aggregator.samples",
+            format!(
+                "{}: at most {} (each window count carries them on the bus)",
+                c.aggregator.samples,
+                viral_core::limits::MAX_SAMPLES
+            ),
+        ));
+    }
     if c.aggregator.idle_timeout.is_zero() {
         return Err(ConfigError::invalid(
             "aggregator.idle_timeout",

@@ -105,6 +105,9 @@ fn cross_key_rules() {
     assert!(e.contains("notifiers.webhook"), "{e}");
     let e = err(&format!("{GOOD}\n[bus]\nkind = \"kafka\"\n"));
     assert!(e.contains("bus.kind"), "{e}");
+    let e = err(&format!("{GOOD}\n[aggregator]\nsamples = 21\n"));
+    assert!(e.contains("aggregator.samples"), "{e}");
+    assert!(load_str(&format!("{GOOD}\n[aggregator]\nsamples = 20\n")).is_ok());
     let e = err("[window]\nsize = \"1m\"\n");
     assert!(e.contains("topics"), "{e}");
 }

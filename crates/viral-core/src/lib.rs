@@ -14,8 +14,11 @@
 //! - [`detect`]: detectors (is this window abnormal?), their `[[detectors]]` config, and
 //!   incidents (one `firing`, one `resolved` per episode).
 //! - [`lines`]: bounded line splitting for JSONL inputs (replay, the file source).
+//! - [`limits`]: size bounds on what is carried about a post (mention text, samples), so
+//!   no message outgrows the bus.
 
 pub mod detect;
+pub mod limits;
 pub mod lines;
 pub mod matcher;
 pub mod model;

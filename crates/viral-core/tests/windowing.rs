@@ -296,6 +296,49 @@ fn samples_are_kept_per_window_up_to_the_limit() {
     assert_eq!(out[0].count, 3);
 }
 
+/// Five posts of ~205 KB made one window's count over the bus's 1,000,000-byte limit:
+/// samples are cut to 1 KiB (on a char boundary), their number and URLs bounded.
+#[test]
+fn samples_are_bounded_in_size_and_number() {
+    use viral_core::limits::{MAX_SAMPLES, MAX_URL_BYTES, SAMPLE_TEXT_BYTES};
+    let mut e = WindowEngine::new(spec(10, 10, 0)).with_samples(1000);
+    let mut out = Vec::new();
+    let text = "é".repeat(205_000 / 2);
+    let long_url = format!("https://x/{}", "u".repeat(MAX_URL_BYTES));
+    for i in 0..50u64 {
+        let id = i.to_string();
+        let url = if i % 2 == 0 {
+            "https://x/ok"
+        } else {
+            &long_url
+        };
+        e.push(
+            MentionRef {
+                topic: "a",
+                id: &id,
+                event_time: 1,
+                text: &text,
+                url: Some(url),
+                seq: i,
+            },
+            &mut out,
+        );
+    }
+    e.flush(&mut out);
+    assert_eq!(out.len(), 1);
+    let w = &out[0];
+    assert_eq!(w.count, 50);
+    assert_eq!(w.samples.len(), MAX_SAMPLES);
+    for (i, s) in w.samples.iter().enumerate() {
+        assert!(s.text.len() <= SAMPLE_TEXT_BYTES, "{}", s.text.len());
+        assert!(s.text.starts_with("éé") && s.text.ends_with('…'));
+        let want = (i % 2 == 0).then_some("https://x/ok");
+        assert_eq!(s.url.as_deref(), want);
+    }
+    let bytes = serde_json::to_vec(w).unwrap().len();
+    assert!(bytes < 64 * 1024, "{bytes}");
+}
+
 #[test]
 fn memory_is_bounded_by_open_windows() {
     for (size, hop) in [(10, 10), (30, 10)] {

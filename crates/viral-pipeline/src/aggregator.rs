@@ -17,6 +17,11 @@
 //! [`Checkpoint`] rides with it (with how far dead letters went); a successor restores
 //! the checkpoint, re-reads from that offset, rebuilds exactly the open windows and emits
 //! nothing twice — windows nor dead letters.
+//!
+//! No record can make a commit fail over and over (which would restart the stage from
+//! the same commit forever): samples are bounded in the engine, and every record is
+//! fitted to the bus before the commit and redone without what the bus still refuses
+//! (`outgoing`).
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -26,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use viral_bus::{
-    Assignment, Bus, BusError, Event, Message, Progress, Record, Subscription, TopicNames,
+    Assignment, Bus, BusError, Event, Message, Progress, Record, Refusal, Subscription, TopicNames,
 };
 use viral_core::window::{Checkpoint, MentionRef, Outcome, WindowEngine, WindowSpec};
 use viral_core::{Mention, WindowCount};
@@ -35,7 +40,8 @@ use viral_runtime::health::Health;
 use viral_runtime::metrics::{CommitLabel, Metrics, PartitionLabel, StageLabel, StoreLabel};
 use viral_store::Store;
 
-use crate::deadletter;
+use crate::deadletter::{self, Reason, Unsent};
+use crate::outgoing;
 
 const STAGE: &str = "aggregator";
 /// Closed windows and dead letters held before a commit is forced: bounds memory and the
@@ -159,6 +165,12 @@ struct InFlight<'a> {
     offsets: Vec<(i32, i64)>,
     sent: u64,
     windows: u64,
+    /// What it hands to the bus, kept to commit again in place of a commit the bus
+    /// refuses for good (a record too large for the broker): once, with dead letters
+    /// in place of the records it named.
+    records: Vec<Record>,
+    progress: Vec<Progress>,
+    redone: bool,
 }
 
 /// Why a run ended.
@@ -250,8 +262,9 @@ impl Aggregator {
                 }
                 done = async { inflight.as_mut().map(|f| f.commit.as_mut()).expect("guarded").await }, if inflight.is_some() => {
                     if let Some(f) = inflight.take() {
-                        if let Err(e) = self.finished(f, done, &mut streams) {
-                            break Err(e);
+                        match self.finished(&mut *sub, f, done, &mut streams) {
+                            Ok(redo) => inflight = redo,
+                            Err(e) => break Err(e),
                         }
                     }
                 }
@@ -273,7 +286,7 @@ impl Aggregator {
                             // Bound memory: wait for the commit in flight, start the next.
                             last_commit = Instant::now();
                             pending = 0;
-                            if let Err(e) = self.settle(&mut inflight, &mut streams).await {
+                            if let Err(e) = self.settle(&mut *sub, &mut inflight, &mut streams).await {
                                 break Err(e);
                             }
                             inflight = self.start_commit(&mut *sub, &mut streams, shutdown);
@@ -289,7 +302,7 @@ impl Aggregator {
                     Ok(Event::Revoked(partitions)) => {
                         // Everything about these partitions must be committed before the
                         // next `next()` hands them on.
-                        if let Err(e) = self.settle(&mut inflight, &mut streams).await {
+                        if let Err(e) = self.settle(&mut *sub, &mut inflight, &mut streams).await {
                             break Err(e);
                         }
                         let mut lost = BTreeMap::new();
@@ -401,8 +414,9 @@ impl Aggregator {
             return None;
         }
         let windows = closed.len() as u64;
-        for wc in &closed {
-            match serde_json::to_vec(wc) {
+        let limit = self.bus.max_message_bytes();
+        for wc in &mut closed {
+            match outgoing::encode_count(wc, limit) {
                 Ok(payload) => records.push(Record {
                     topic: self.settings.topics.counts.clone(),
                     key: wc.topic.clone(),
@@ -411,9 +425,10 @@ impl Aggregator {
                 Err(e) => tracing::error!(error = %e, "cannot encode a window count"),
             }
         }
+        outgoing::fit(&mut records, limit, self);
         let sent = records.len() as u64;
         let offsets = progress.iter().map(|p| (p.partition, p.offset)).collect();
-        let publish = sub.commit(records, progress);
+        let publish = sub.commit(records.clone(), progress.clone());
         let commit = Box::pin(async move {
             if !closed.is_empty() && !self.store_counts(&closed, shutdown).await {
                 // Stopped while the store was down: commit nothing, a successor re-emits.
@@ -426,22 +441,55 @@ impl Aggregator {
             offsets,
             sent,
             windows,
+            records,
+            progress,
+            redone: false,
         })
     }
 
-    /// Account for a finished commit.
-    fn finished(
+    /// `f` again, without what the bus refused for good (see `outgoing`). The store
+    /// already has the counts; the commit publishes and records progress.
+    fn redo<'a>(
         &self,
-        f: InFlight<'_>,
+        sub: &mut dyn Subscription,
+        f: InFlight<'a>,
+        refused: &[Refusal],
+    ) -> InFlight<'a> {
+        let mut records = f.records;
+        outgoing::replace_refused(&mut records, refused, &self.settings.topics, self);
+        let publish = sub.commit(records.clone(), f.progress.clone());
+        InFlight {
+            commit: publish,
+            offsets: f.offsets,
+            sent: records.len() as u64,
+            windows: f.windows,
+            records,
+            progress: f.progress,
+            redone: true,
+        }
+    }
+
+    /// Account for a finished commit; a commit the bus refused for good is started again
+    /// without what it refused, once, and returned to await.
+    fn finished<'a>(
+        &self,
+        sub: &mut dyn Subscription,
+        f: InFlight<'a>,
         result: Result<(), BusError>,
         streams: &mut BTreeMap<i32, Stream>,
-    ) -> Result<(), BusError> {
+    ) -> Result<Option<InFlight<'a>>, BusError> {
         let label = CommitLabel {
             stage: STAGE,
             result: if result.is_ok() { "ok" } else { "error" },
         };
         self.metrics.commits.get_or_create(&label).inc();
-        result?;
+        match result {
+            Err(BusError::Rejected(refused)) if !f.redone => {
+                tracing::warn!(refused = refused.len(), "the bus refused records of a commit for good; committing again with dead letters in their place");
+                return Ok(Some(self.redo(sub, f, &refused)));
+            }
+            result => result?,
+        }
         for (partition, offset) in f.offsets {
             if let Some(s) = streams.get_mut(&partition) {
                 s.committed = offset;
@@ -452,22 +500,21 @@ impl Aggregator {
             .get_or_create(&StageLabel { stage: STAGE })
             .inc_by(f.sent);
         self.metrics.windows_closed.inc_by(f.windows);
-        Ok(())
+        Ok(None)
     }
 
-    /// Wait for the commit in flight, if any.
+    /// Wait for the commit in flight, if any (and its redo, if it needs one).
     async fn settle(
         &self,
+        sub: &mut dyn Subscription,
         inflight: &mut Option<InFlight<'_>>,
         streams: &mut BTreeMap<i32, Stream>,
     ) -> Result<(), BusError> {
-        match inflight.take() {
-            Some(mut f) => {
-                let result = f.commit.as_mut().await;
-                self.finished(f, result, streams)
-            }
-            None => Ok(()),
+        while let Some(mut f) = inflight.take() {
+            let result = f.commit.as_mut().await;
+            *inflight = self.finished(sub, f, result, streams)?;
         }
+        Ok(())
     }
 
     /// Wait for the commit in flight, then commit everything pending and wait for that.
@@ -478,9 +525,9 @@ impl Aggregator {
         streams: &mut BTreeMap<i32, Stream>,
         shutdown: &CancellationToken,
     ) -> Result<(), BusError> {
-        self.settle(inflight, streams).await?;
+        self.settle(sub, inflight, streams).await?;
         let mut next = self.start_commit(sub, streams, shutdown);
-        self.settle(&mut next, streams).await
+        self.settle(sub, &mut next, streams).await
     }
 
     /// Counts are the product: retry the store until it accepts them or we are stopped.
@@ -516,5 +563,17 @@ impl Aggregator {
                 result,
             })
             .inc();
+    }
+}
+
+impl outgoing::Letters for Aggregator {
+    fn letter(&self, r: &Record, reason: Reason, error: &str) -> Option<Record> {
+        let out = Unsent {
+            topic: &r.topic,
+            key: &r.key,
+            payload: &r.payload,
+        };
+        let topic = &self.settings.topics.deadletter;
+        deadletter::unsent(&self.metrics, STAGE, topic, out, reason, error)
     }
 }

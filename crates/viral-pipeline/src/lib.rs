@@ -10,11 +10,13 @@
 //! - [`alerter`]: counts → detectors → incidents → store and notifiers.
 //! - [`throttle`]: the cooldown and hourly limit between incidents and notifiers.
 //! - [`deadletter`]: what every consumer does with a message it cannot use.
+//! - `outgoing`: the aggregator's output fitted to the bus's size limit.
 //! - [`service`]: the shared entry point of the service binaries.
 
 pub mod aggregator;
 pub mod alerter;
 pub mod deadletter;
+mod outgoing;
 pub mod producer;
 pub mod service;
 pub mod throttle;

@@ -4,6 +4,10 @@
 //! posts that came with an acknowledgement (the HTTP ingest's [`Acked`] batches) are
 //! acknowledged exactly then.
 //!
+//! Every message is bounded before it is sent ([`limits`]) and checked against the bus's
+//! limit; what the bus still cannot take is dead-lettered with its reason and counted
+//! (`viral_dead_letters_total{stage="producer"}`), never retried.
+//!
 //! Posts without `observed_at` are stamped with the clock on arrival: event time is the
 //! earlier of `created_at` and `observed_at`, so a post claiming to be from the far future
 //! cannot drag the watermark (and every topic's zero-count windows) along with it.
@@ -12,16 +16,24 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use viral_bus::{topics, Bus, BusError};
+use viral_bus::{Bus, BusError, Record, Refusal, TopicNames};
+use viral_core::limits;
 use viral_core::matcher::TopicMatcher;
 use viral_core::time::from_millis;
 use viral_core::{Mention, Post};
 use viral_runtime::clock::SharedClock;
+use viral_runtime::health::Health;
 use viral_runtime::metrics::{Metrics, SourceLabel, StageLabel, TopicLabel};
 use viral_sources::Acked;
 
+use crate::deadletter::{self, Reason, Unsent};
+
+const STAGE: &str = "producer";
+/// The readiness component that says whether the bus takes the producer's mentions.
+pub const PUBLISH: &str = "publish";
+
 /// Run until `posts` is closed (all sources finished or stopped), publishing to the
-/// default mentions topic.
+/// default topics.
 pub async fn run(
     posts: mpsc::Receiver<Post>,
     matcher: Arc<TopicMatcher>,
@@ -31,96 +43,216 @@ pub async fn run(
 ) -> Result<(), BusError> {
     // No acknowledged input: a channel whose sender is already gone.
     let (_, acked) = mpsc::channel(1);
-    run_to(topics::MENTIONS, posts, acked, matcher, bus, clock, metrics).await
+    Producer {
+        matcher,
+        bus,
+        clock,
+        metrics,
+        health: Health::new(),
+        topics: TopicNames::default(),
+    }
+    .run(posts, acked)
+    .await
 }
 
-/// Run until both `posts` and `acked` are closed, publishing to `topic`. A publish the
-/// bus refuses (broker unreachable past its own retries) is retried with backoff: the
-/// post is not acknowledged until it is in, and the sources wait meanwhile.
-///
-/// `acked` batches (the HTTP ingest's) are matched and published with the other posts;
-/// each one's `done` is completed right after the publish that carried its mentions, and
-/// dropped unsent if the bus is closed first (see [`Acked`]).
-pub async fn run_to(
-    topic: &str,
-    posts: mpsc::Receiver<Post>,
-    acked: mpsc::Receiver<Acked>,
-    matcher: Arc<TopicMatcher>,
-    bus: Arc<dyn Bus>,
-    clock: SharedClock,
-    metrics: Metrics,
-) -> Result<(), BusError> {
-    let mut input = Input {
-        posts: Some(posts),
-        acked: Some(acked),
-    };
-    let (mut scratch, mut ids) = (viral_core::matcher::Scratch::default(), Vec::new());
-    let out = StageLabel { stage: "producer" };
-    let mut batch: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
-    // Take whatever posts are ready (up to BATCH) and publish their mentions together:
-    // one round trip per batch instead of per mention.
-    while let Some(first) = input.recv().await {
-        let mut next = Some(first);
-        let mut taken = 0;
-        while let Some(item) = next.take() {
-            let posts = match item {
-                Item::Post(post) => vec![post],
-                Item::Acked(Acked { posts, done }) => {
-                    acks.push(done);
-                    posts
-                }
-            };
-            for mut post in posts {
-                taken += 1;
-                if post.observed_at.is_none() {
-                    post.observed_at = Some(from_millis(clock.now_ms()));
-                }
-                let source = SourceLabel {
-                    source: post.source.clone(),
+/// The producer stage and what it works with.
+pub struct Producer {
+    pub matcher: Arc<TopicMatcher>,
+    pub bus: Arc<dyn Bus>,
+    pub clock: SharedClock,
+    pub metrics: Metrics,
+    /// Its [`PUBLISH`] component is false while the bus refuses the mentions (and they
+    /// are retried).
+    pub health: Health,
+    /// Mentions go to `mentions`; what the bus cannot take, to `deadletter`.
+    pub topics: TopicNames,
+}
+
+impl Producer {
+    /// Run until both `posts` and `acked` are closed. A publish the bus refuses for now
+    /// (broker unreachable past its own retries) is retried with backoff: the post is not
+    /// acknowledged until it is in, and the sources wait meanwhile. A mention the bus can
+    /// never take (too large for it, refused for good) is dead-lettered instead, never
+    /// retried: one post cannot wedge the producer.
+    ///
+    /// Posts are bounded before they are sent ([`limits::bound`]): matched on their whole
+    /// text, carried with it cut to [`limits::MAX_TEXT_BYTES`].
+    ///
+    /// `acked` batches (the HTTP ingest's) are matched and published with the other posts;
+    /// each one's `done` is completed right after the publish that carried its mentions
+    /// (or their dead letters), and dropped unsent if the bus is closed first (see
+    /// [`Acked`]).
+    pub async fn run(
+        self,
+        posts: mpsc::Receiver<Post>,
+        acked: mpsc::Receiver<Acked>,
+    ) -> Result<(), BusError> {
+        let Self {
+            matcher,
+            bus,
+            clock,
+            metrics,
+            health,
+            topics,
+        } = &self;
+        let mut input = Input {
+            posts: Some(posts),
+            acked: Some(acked),
+        };
+        let (mut scratch, mut ids) = (viral_core::matcher::Scratch::default(), Vec::new());
+        let out = StageLabel { stage: STAGE };
+        let limit = bus.max_message_bytes();
+        let mut batch: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut letters: Vec<Record> = Vec::new();
+        let mut acks: Vec<oneshot::Sender<()>> = Vec::new();
+        health.set(PUBLISH, true);
+        // Take whatever posts are ready (up to BATCH) and publish their mentions together:
+        // one round trip per batch instead of per mention.
+        while let Some(first) = input.recv().await {
+            let mut next = Some(first);
+            let mut taken = 0;
+            while let Some(item) = next.take() {
+                let posts = match item {
+                    Item::Post(post) => vec![post],
+                    Item::Acked(Acked { posts, done }) => {
+                        acks.push(done);
+                        posts
+                    }
                 };
-                metrics.posts_received.get_or_create(&source).inc();
-                ids.clear();
-                matcher.find_into(&post.text, &mut scratch, &mut ids);
-                if ids.is_empty() {
-                    continue;
+                for mut post in posts {
+                    taken += 1;
+                    if post.observed_at.is_none() {
+                        post.observed_at = Some(from_millis(clock.now_ms()));
+                    }
+                    let source = SourceLabel {
+                        source: post.source.clone(),
+                    };
+                    metrics.posts_received.get_or_create(&source).inc();
+                    ids.clear();
+                    matcher.find_into(&post.text, &mut scratch, &mut ids);
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    metrics.posts_matched.get_or_create(&source).inc();
+                    let unusable = match limits::bound(&mut post) {
+                        Ok(cut) => {
+                            if cut.text_cut || !cut.dropped.is_empty() {
+                                tracing::debug!(id = %limits::truncate(&post.id, 100), text_cut = cut.text_cut, dropped = ?cut.dropped, "bounded a post for the bus");
+                            }
+                            None
+                        }
+                        Err(problem) => Some(problem),
+                    };
+                    let mut mention = Mention {
+                        topic: String::new(),
+                        post,
+                    };
+                    for &id in &ids {
+                        mention.topic.clear();
+                        mention.topic.push_str(matcher.name(id));
+                        let payload = match serde_json::to_vec(&mention) {
+                            Ok(p) => p,
+                            // Only non-string map keys can fail here, and Mention has none.
+                            Err(e) => {
+                                tracing::error!(error = %e, "cannot encode a mention");
+                                continue;
+                            }
+                        };
+                        let problem = unusable.clone().or_else(|| {
+                            Refusal::of_size(0, limit, &mention.topic, &payload).map(|r| r.reason)
+                        });
+                        match problem {
+                            None => batch.push((mention.topic.clone(), payload)),
+                            Some(problem) => letters.extend(self.letter(
+                                &mention.topic,
+                                &payload,
+                                Reason::TooLarge,
+                                &problem,
+                            )),
+                        }
+                    }
                 }
-                metrics.posts_matched.get_or_create(&source).inc();
-                let mut mention = Mention {
-                    topic: String::new(),
-                    post,
-                };
-                for &id in &ids {
-                    mention.topic.clear();
-                    mention.topic.push_str(matcher.name(id));
-                    match serde_json::to_vec(&mention) {
-                        Ok(p) => batch.push((mention.topic.clone(), p)),
-                        // Only non-string map keys can fail here, and Mention has none.
-                        Err(e) => tracing::error!(error = %e, "cannot encode a mention"),
+                if taken < BATCH {
+                    next = input.try_recv();
+                }
+            }
+            if !batch.is_empty() {
+                let refused = publish(&**bus, health, &topics.mentions, &batch).await?;
+                let mut accepted = 0;
+                for (i, (t, payload)) in batch.iter().enumerate() {
+                    match refused.iter().find(|r| r.index == i) {
+                        None => {
+                            accepted += 1;
+                            metrics
+                                .mentions_published
+                                .get_or_create(&TopicLabel { topic: t.clone() })
+                                .inc();
+                        }
+                        Some(r) => {
+                            let reason = if r.too_large {
+                                Reason::TooLarge
+                            } else {
+                                Reason::Rejected
+                            };
+                            letters.extend(self.letter(t, payload, reason, &r.reason));
+                        }
+                    }
+                }
+                metrics.messages_out.get_or_create(&out).inc_by(accepted);
+                batch.clear();
+            }
+            if !letters.is_empty() {
+                self.dead_letter(std::mem::take(&mut letters)).await?;
+            }
+            for done in acks.drain(..) {
+                // The sender may have given up waiting; its posts are in all the same.
+                let _ = done.send(());
+            }
+        }
+        Ok(())
+    }
+
+    /// Publish dead letters; one the bus refuses goes again without its excerpt.
+    async fn dead_letter(&self, mut letters: Vec<Record>) -> Result<(), BusError> {
+        for attempt in 0..2 {
+            let all: Vec<(String, Vec<u8>)> = letters
+                .iter()
+                .map(|r| (r.key.clone(), r.payload.clone()))
+                .collect();
+            let refused = publish(&*self.bus, &self.health, &self.topics.deadletter, &all).await?;
+            let mut again = Vec::new();
+            for r in refused {
+                match letters.get(r.index).and_then(deadletter::shrink) {
+                    Some(small) if attempt == 0 => again.push(small),
+                    _ => {
+                        tracing::error!(reason = %r.reason, "the bus refused a dead letter; it is lost")
                     }
                 }
             }
-            if taken < BATCH {
-                next = input.try_recv();
+            letters = again;
+            if letters.is_empty() {
+                break;
             }
         }
-        if !batch.is_empty() {
-            for (t, _) in &batch {
-                metrics
-                    .mentions_published
-                    .get_or_create(&TopicLabel { topic: t.clone() })
-                    .inc();
-            }
-            let n = batch.len() as u64;
-            publish(&*bus, topic, std::mem::take(&mut batch)).await?;
-            metrics.messages_out.get_or_create(&out).inc_by(n);
-        }
-        for done in acks.drain(..) {
-            // The sender may have given up waiting; its posts are in all the same.
-            let _ = done.send(());
-        }
+        Ok(())
     }
-    Ok(())
+
+    /// The dead letter of a mention that cannot go out (counted).
+    fn letter(&self, topic: &str, payload: &[u8], reason: Reason, error: &str) -> Option<Record> {
+        let out = Unsent {
+            topic: &self.topics.mentions,
+            key: topic,
+            payload,
+        };
+        deadletter::unsent(
+            &self.metrics,
+            STAGE,
+            &self.topics.deadletter,
+            out,
+            reason,
+            error,
+        )
+    }
 }
 
 /// One thing taken from the sources.
@@ -193,15 +325,21 @@ impl Input {
 /// Posts taken from the sources per publish round trip.
 const BATCH: usize = 1024;
 
+/// Publish `batch`, retrying with backoff while the bus refuses it for now (and saying so
+/// in `health`); returns the messages it refused for good (all others are in).
 async fn publish(
     bus: &dyn Bus,
+    health: &Health,
     topic: &str,
-    batch: Vec<(String, Vec<u8>)>,
-) -> Result<(), BusError> {
+    batch: &[(String, Vec<u8>)],
+) -> Result<Vec<Refusal>, BusError> {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match bus.publish_all(topic, batch.clone()).await {
-            Ok(()) => return Ok(()),
+        let result = bus.publish_all(topic, batch.to_vec()).await;
+        health.set(PUBLISH, !matches!(result, Err(BusError::Unavailable(_))));
+        match result {
+            Ok(()) => return Ok(Vec::new()),
+            Err(BusError::Rejected(refused)) => return Ok(refused),
             Err(BusError::Closed) => return Err(BusError::Closed),
             Err(e) => {
                 tracing::warn!(error = %e, retry_in = ?backoff, "the bus refused mentions; retrying");
@@ -215,7 +353,7 @@ async fn publish(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use viral_bus::MemoryBus;
+    use viral_bus::{topics, MemoryBus};
     use viral_core::time::{parse_rfc3339, to_millis};
     use viral_core::TopicSpec;
     use viral_runtime::clock::Clock;

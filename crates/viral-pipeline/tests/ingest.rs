@@ -10,10 +10,11 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use viral_bus::{Bus, BusError, MemoryBus, Subscription};
+use viral_bus::{Bus, BusError, MemoryBus, Subscription, TopicNames};
 use viral_core::{Mention, TopicMatcher, TopicSpec};
 use viral_pipeline::producer;
 use viral_runtime::clock::SystemClock;
+use viral_runtime::health::Health;
 use viral_runtime::metrics::Metrics;
 use viral_sources::http::{HttpIngestConfig, HttpIngestSource, NAME, PATH};
 use viral_sources::live::SourceMonitor;
@@ -47,7 +48,12 @@ impl Bus for Flaky {
 }
 
 /// Ingest + producer on `bus`; returns the ingest URL.
-async fn pipeline(bus: Arc<Flaky>, ack_timeout: Duration, stop: &CancellationToken) -> String {
+async fn pipeline(
+    bus: Arc<Flaky>,
+    health: &Health,
+    ack_timeout: Duration,
+    stop: &CancellationToken,
+) -> String {
     let matcher = TopicMatcher::new(&[TopicSpec {
         name: "ocean-spray".into(),
         terms: vec!["ocean spray".into()],
@@ -69,15 +75,15 @@ async fn pipeline(bus: Arc<Flaky>, ack_timeout: Duration, stop: &CancellationTok
     .unwrap();
     let url = format!("http://{}{PATH}", source.local_addr().unwrap());
     tokio::spawn(Box::new(source).run(posts_tx, stop.clone()));
-    tokio::spawn(producer::run_to(
-        TOPIC,
-        posts,
-        acked,
-        Arc::new(matcher),
+    let producer = producer::Producer {
+        matcher: Arc::new(matcher),
         bus,
-        Arc::new(SystemClock),
-        Metrics::new(),
-    ));
+        clock: Arc::new(SystemClock),
+        metrics: Metrics::new(),
+        health: health.clone(),
+        topics: TopicNames::default(),
+    };
+    tokio::spawn(producer.run(posts, acked));
     url
 }
 
@@ -104,7 +110,7 @@ async fn a_202_means_the_mentions_are_on_the_bus() {
     });
     let mut sub = bus.subscribe(TOPIC, "test").await.unwrap();
     let stop = CancellationToken::new();
-    let url = pipeline(bus.clone(), Duration::from_secs(30), &stop).await;
+    let url = pipeline(bus.clone(), &Health::new(), Duration::from_secs(30), &stop).await;
 
     let status = send(
         &url,
@@ -138,10 +144,14 @@ async fn no_202_while_the_bus_refuses_and_the_post_gets_through_afterwards() {
     });
     let mut sub = bus.subscribe(TOPIC, "test").await.unwrap();
     let stop = CancellationToken::new();
-    let url = pipeline(bus.clone(), Duration::from_millis(300), &stop).await;
+    let health = Health::new();
+    let url = pipeline(bus.clone(), &health, Duration::from_millis(300), &stop).await;
 
     assert_eq!(send(&url, post("1", "ocean spray")).await, 503);
     assert_eq!(sub.lag(), [(0, 0)]);
+    // A producer that cannot deliver is not ready.
+    assert_eq!(health.snapshot().get(producer::PUBLISH), Some(&false));
+    assert!(!health.ready());
     // The producer keeps the batch and retries; once the broker is back it is published.
     bus.refuse.store(false, Ordering::SeqCst);
     let m = tokio::time::timeout(Duration::from_secs(30), sub.recv())
@@ -150,5 +160,9 @@ async fn no_202_while_the_bus_refuses_and_the_post_gets_through_afterwards() {
         .unwrap();
     let mention: Mention = serde_json::from_slice(&m.payload).unwrap();
     assert_eq!(mention.post.id, "1");
+    // Ready again once a publish went through (the next post's answer follows it).
+    assert_eq!(send(&url, post("2", "nothing")).await, 202);
+    assert_eq!(send(&url, post("3", "ocean spray")).await, 202);
+    assert!(health.ready(), "{:?}", health.snapshot());
     stop.cancel();
 }

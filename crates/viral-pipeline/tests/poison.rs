@@ -59,7 +59,9 @@ async fn poison_goes_to_the_dead_letter_topic_and_counts_are_unaffected() {
         engine.push(MentionRef::of(m, 0), &mut expected);
     }
 
-    let bus = Arc::new(MemoryBus::new(100_000));
+    // Poison comes from any writer, up to what a broker stores (over 1 MiB by default),
+    // beyond what viral itself publishes.
+    let bus = Arc::new(MemoryBus::new(100_000).with_message_limit(2 << 20));
     let mut counts = bus.subscribe(topics::COUNTS, "test-counts").await.unwrap();
     let mut dead = bus
         .subscribe(topics::DEADLETTER, "test-dead")

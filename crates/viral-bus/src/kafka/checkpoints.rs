@@ -12,7 +12,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 
-use super::{unavailable, Shared};
+use super::Shared;
 use crate::BusError;
 
 /// Largest checkpoint kept inline, below the broker default with room to spare.
@@ -33,14 +33,14 @@ pub(super) async fn encode(
     let cp_topic = &shared.config.checkpoints_topic;
     shared.ensure_compacted(cp_topic).await?;
     let key = format!("{group}/{topic}/{partition}");
-    let record = FutureRecord::to(cp_topic).key(&key).payload(checkpoint);
-    let delivery = producer
-        .send_result(record)
-        .map_err(|(e, _)| unavailable(e))?
-        .await
-        .map_err(|_| BusError::Unavailable("delivery report lost".into()))?
-        .map_err(|(e, _)| unavailable(e))?;
-    Ok(format!("@{}:{}", delivery.partition, delivery.offset))
+    let record = FutureRecord::to(cp_topic)
+        .key(key.as_str())
+        .payload(checkpoint.as_bytes());
+    let mut sent = super::send::Sent::default();
+    sent.send(producer, 0, record, shared.config.publish_timeout)
+        .await?;
+    let (partition, offset) = sent.delivered().await?;
+    Ok(format!("@{partition}:{offset}"))
 }
 
 /// The checkpoint committed metadata stands for (`None` when there is none).

@@ -39,6 +39,10 @@ pub struct KafkaConfig {
     pub properties: BTreeMap<String, String>,
 }
 
+/// The least `message.max.bytes` viral works with: its largest messages (a mention with
+/// a 64 KiB text escaped six-fold, a dead letter) stay below it.
+const MIN_MESSAGE_MAX_BYTES: usize = 512 * 1024;
+
 fn default_partitions() -> i32 {
     3
 }
@@ -72,6 +76,18 @@ impl KafkaConfig {
             checkpoints_topic: default_checkpoints_topic(),
             properties: BTreeMap::new(),
         }
+    }
+
+    /// The largest key + payload to publish: [`crate::MAX_MESSAGE_BYTES`], or less when
+    /// the property `message.max.bytes` is set lower (less room for the framing).
+    pub fn max_message_bytes(&self) -> usize {
+        self.properties
+            .get("message.max.bytes")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .map_or(crate::MAX_MESSAGE_BYTES, |m| {
+                m.saturating_sub(crate::RECORD_OVERHEAD_BYTES)
+                    .min(crate::MAX_MESSAGE_BYTES)
+            })
     }
 
     /// [`Self::instance_id`], or the host name.
@@ -109,6 +125,18 @@ impl KafkaConfig {
         }
         if self.transaction_timeout < Duration::from_secs(1) {
             return Err("transaction_timeout: must be at least 1s".into());
+        }
+        if let Some(v) = self.properties.get("message.max.bytes") {
+            if v.trim()
+                .parse::<usize>()
+                .is_ok_and(|n| n >= MIN_MESSAGE_MAX_BYTES)
+            {
+                return Ok(());
+            }
+            return Err(format!(
+                "properties.\"message.max.bytes\" = {v:?}: must be a number of bytes, at least \
+                 {MIN_MESSAGE_MAX_BYTES} (viral's messages are bounded below that)"
+            ));
         }
         Ok(())
     }

@@ -11,6 +11,7 @@
 mod checkpoints;
 mod config;
 mod consumer;
+mod send;
 #[cfg(test)]
 mod tests;
 mod txn;
@@ -25,9 +26,8 @@ use async_trait::async_trait;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::util::Timeout;
 
 use crate::{Bus, BusError, Subscription};
 
@@ -126,13 +126,6 @@ impl KafkaBus {
     }
 }
 
-async fn confirm(d: rdkafka::producer::DeliveryFuture) -> Result<(), BusError> {
-    d.await
-        .map_err(|_| BusError::Unavailable("delivery report lost".into()))?
-        .map(|_| ())
-        .map_err(|(e, _)| unavailable(e))
-}
-
 fn client_config(config: &KafkaConfig) -> ClientConfig {
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", &config.brokers);
@@ -145,13 +138,8 @@ fn client_config(config: &KafkaConfig) -> ClientConfig {
 #[async_trait]
 impl Bus for KafkaBus {
     async fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
-        self.ensure_topic(topic).await?;
-        let record = FutureRecord::to(topic).key(key).payload(&payload);
-        self.producer
-            .send(record, Timeout::After(self.shared.config.publish_timeout))
+        self.publish_all(topic, vec![(key.to_owned(), payload)])
             .await
-            .map(|_| ())
-            .map_err(|(e, _)| unavailable(e))
     }
 
     async fn publish_all(
@@ -162,29 +150,24 @@ impl Bus for KafkaBus {
         self.ensure_topic(topic).await?;
         // Enqueueing is synchronous and in call order, so order per key is kept while
         // librdkafka batches; only the confirmations are awaited.
-        let mut deliveries = Vec::with_capacity(messages.len());
-        for (key, payload) in &messages {
-            loop {
-                let record = FutureRecord::to(topic).key(key).payload(payload);
-                match self.producer.send_result(record) {
-                    Ok(d) => {
-                        deliveries.push(d);
-                        break;
-                    }
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
-                        // librdkafka's queue is full: wait for what is in flight.
-                        for d in deliveries.drain(..) {
-                            confirm(d).await?;
-                        }
-                    }
-                    Err((e, _)) => return Err(unavailable(e)),
-                }
-            }
+        let mut sent = send::Sent::default();
+        for (i, (key, payload)) in messages.iter().enumerate() {
+            let record = FutureRecord::to(topic)
+                .key(key.as_str())
+                .payload(payload.as_slice());
+            sent.send(
+                &self.producer,
+                i,
+                record,
+                self.shared.config.publish_timeout,
+            )
+            .await?;
         }
-        for d in deliveries {
-            confirm(d).await?;
-        }
-        Ok(())
+        sent.finish().await
+    }
+
+    fn max_message_bytes(&self) -> usize {
+        self.shared.config.max_message_bytes()
     }
 
     async fn subscribe(&self, topic: &str, group: &str) -> Result<Box<dyn Subscription>, BusError> {

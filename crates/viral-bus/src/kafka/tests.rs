@@ -186,4 +186,147 @@ fn config_is_validated() {
         ..KafkaConfig::new("127.0.0.1:9092")
     };
     assert!(c.validate().unwrap_err().contains("partitions"));
+    let mut c = KafkaConfig::new("127.0.0.1:9092");
+    c.properties
+        .insert("message.max.bytes".into(), "100000".into());
+    assert!(c.validate().unwrap_err().contains("message.max.bytes"));
+    c.properties
+        .insert("message.max.bytes".into(), "600000".into());
+    c.validate().unwrap();
+    assert_eq!(
+        c.max_message_bytes(),
+        600_000 - crate::RECORD_OVERHEAD_BYTES
+    );
+}
+
+/// Bytes that lz4 cannot shrink, so that the broker sees their full size.
+fn incompressible(n: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+fn refused(result: Result<(), BusError>) -> Vec<(usize, bool)> {
+    match result {
+        Err(BusError::Rejected(r)) => r.iter().map(|r| (r.index, r.too_large)).collect(),
+        other => panic!("expected a refusal for good, got {other:?}"),
+    }
+}
+
+/// One message over librdkafka's `message.max.bytes` used to be retried forever (and
+/// every publish after it waited): it is refused for good, by index, and the others of
+/// the batch are delivered.
+#[tokio::test]
+async fn a_message_too_large_for_librdkafka_is_refused_and_the_rest_delivered() {
+    let bus = bus(1);
+    let topic = unique("too-large");
+    assert_eq!(bus.max_message_bytes(), crate::MAX_MESSAGE_BYTES);
+    let batch = vec![
+        ("k".to_string(), b"before".to_vec()),
+        ("k".to_string(), vec![b'x'; 1_010_091]),
+        ("k".to_string(), b"after".to_vec()),
+    ];
+    assert_eq!(refused(bus.publish_all(&topic, batch).await), [(1, true)]);
+    assert_eq!(
+        refused(bus.publish(&topic, "k", vec![b'x'; 1_010_091]).await),
+        [(0, true)]
+    );
+    bus.publish(&topic, "k", b"later".to_vec()).await.unwrap();
+    let mut sub = bus.subscribe(&topic, &unique("group")).await.unwrap();
+    for want in ["before", "after", "later"] {
+        assert_eq!(sub.recv().await.unwrap().payload, want.as_bytes());
+    }
+}
+
+/// The broker's own limit (here a topic's `max.message.bytes`) refuses a record after
+/// librdkafka took it: refused for good too, not retried.
+#[tokio::test]
+async fn a_message_the_broker_refuses_is_refused_for_good() {
+    let bus = bus(1);
+    let topic = unique("broker-limit");
+    bus.shared
+        .create(&topic, &[("max.message.bytes", "2048")])
+        .await
+        .unwrap();
+    assert_eq!(
+        refused(bus.publish(&topic, "k", incompressible(8192)).await),
+        [(0, true)]
+    );
+    bus.publish(&topic, "k", b"small".to_vec()).await.unwrap();
+    let mut sub = bus.subscribe(&topic, &unique("group")).await.unwrap();
+    assert_eq!(sub.recv().await.unwrap().payload, b"small");
+}
+
+fn record(topic: &str, payload: Vec<u8>) -> Record {
+    Record {
+        topic: topic.to_owned(),
+        key: "k".into(),
+        payload,
+    }
+}
+
+/// A transaction holding a record too large is refused, naming it, and leaves nothing
+/// behind; the same commit without it then succeeds.
+#[tokio::test]
+async fn a_commit_with_a_record_too_large_is_refused_whole_and_can_be_redone() {
+    let bus = bus(1);
+    let (topic, out, group) = (unique("txn-in"), unique("txn-out"), unique("group"));
+    bus.publish(&topic, "k", vec![0]).await.unwrap();
+    let mut sub = bus.subscribe(&topic, &group).await.unwrap();
+    assignment(&mut sub).await;
+    sub.recv().await.unwrap();
+    let progress = || {
+        vec![Progress {
+            partition: 0,
+            offset: 1,
+            checkpoint: None,
+        }]
+    };
+    let records = vec![
+        record(&out, b"aborted".to_vec()),
+        record(&out, vec![b'x'; 1_010_091]),
+    ];
+    assert_eq!(refused(sub.commit(records, progress()).await), [(1, true)]);
+    let records = vec![record(&out, b"one".to_vec()), record(&out, b"two".to_vec())];
+    sub.commit(records, progress()).await.unwrap();
+    let mut reader = bus.subscribe(&out, &unique("reader")).await.unwrap();
+    assert_eq!(reader.recv().await.unwrap().payload, b"one");
+    assert_eq!(reader.recv().await.unwrap().payload, b"two");
+    drop(sub);
+    let mut again = bus.subscribe(&topic, &group).await.unwrap();
+    assert_eq!(assignment(&mut again).await[0].offset, Some(1));
+}
+
+/// librdkafka's queue full (`QueueFull`) in the middle of a transaction: the commit
+/// waits for room instead of failing, and everything arrives.
+#[tokio::test]
+async fn a_commit_larger_than_librdkafkas_queue_completes() {
+    let brokers = viral_integration_tests::kafka::bootstrap();
+    let mut config = KafkaConfig::new(brokers);
+    config
+        .properties
+        .insert("queue.buffering.max.messages".into(), "2".into());
+    let bus = KafkaBus::new(config).unwrap();
+    let (topic, out, group) = (unique("queue-in"), unique("queue-out"), unique("group"));
+    bus.publish(&topic, "k", vec![0]).await.unwrap();
+    let mut sub = bus.subscribe(&topic, &group).await.unwrap();
+    assignment(&mut sub).await;
+    sub.recv().await.unwrap();
+    let records: Vec<Record> = (0..50u8).map(|i| record(&out, vec![i])).collect();
+    let progress = Progress {
+        partition: 0,
+        offset: 1,
+        checkpoint: Some(format!("{{\"big\":\"{}\"}}", "x".repeat(10_000))),
+    };
+    sub.commit(records, vec![progress]).await.unwrap();
+    let mut reader = bus.subscribe(&out, &unique("reader")).await.unwrap();
+    for i in 0..50u8 {
+        assert_eq!(reader.recv().await.unwrap().payload, [i]);
+    }
 }

@@ -15,7 +15,7 @@ use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use super::{checkpoints, unavailable, Shared};
+use super::{checkpoints, send, unavailable, Shared};
 use crate::{BusError, Progress, Record};
 
 pub(super) struct Transactions {
@@ -99,14 +99,18 @@ impl Transactions {
         progress: Vec<Progress>,
     ) -> Result<(), BusError> {
         producer.begin_transaction().map_err(unavailable)?;
-        let mut deliveries = Vec::with_capacity(records.len());
-        for r in &records {
-            let record = FutureRecord::to(&r.topic).key(&r.key).payload(&r.payload);
-            deliveries.push(
-                producer
-                    .send_result(record)
-                    .map_err(|(e, _)| unavailable(e))?,
-            );
+        let timeout = self.shared.config.publish_timeout;
+        let mut sent = send::Sent::default();
+        for (i, r) in records.iter().enumerate() {
+            let record = FutureRecord::to(&r.topic)
+                .key(r.key.as_str())
+                .payload(r.payload.as_slice());
+            sent.send(producer, i, record, timeout).await?;
+        }
+        if sent.refused() {
+            // A transaction is all or nothing: the caller aborts it, and may commit again
+            // without what was refused.
+            return sent.known().await;
         }
         let mut offsets = TopicPartitionList::new();
         for p in &progress {
@@ -122,21 +126,22 @@ impl Transactions {
                 .map_err(unavailable)?;
             elem.set_metadata(metadata);
         }
-        let (p, timeout) = (producer.clone(), self.shared.config.publish_timeout);
-        tokio::task::spawn_blocking(move || {
+        let p = producer.clone();
+        let committed = tokio::task::spawn_blocking(move || {
             if offsets.count() > 0 {
                 p.send_offsets_to_transaction(&offsets, &group, timeout)?;
             }
             p.commit_transaction(timeout)
         })
         .await
-        .map_err(unavailable)?
         .map_err(unavailable)?;
-        for d in deliveries {
-            d.await
-                .map_err(|_| BusError::Unavailable("delivery report lost".into()))?
-                .map_err(|(e, _)| unavailable(e))?;
+        if let Err(e) = committed {
+            // A record the broker refused for good fails the commit: name it, so that the
+            // caller does not retry it forever.
+            sent.known().await?;
+            return Err(unavailable(e));
         }
+        sent.finish().await?;
         Ok(())
     }
 }

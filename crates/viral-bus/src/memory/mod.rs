@@ -1,7 +1,9 @@
 //! An in-process bus: each (topic, group) is a bounded queue, so a slow consumer slows
 //! its publishers instead of growing memory. Messages published before any group has
 //! subscribed are kept (up to the capacity, oldest dropped with a warning) and handed to
-//! the first group, so start-up order does not lose data.
+//! the first group, so start-up order does not lose data. Like Kafka, it refuses a message
+//! over its size limit ([`MAX_MESSAGE_BYTES`] by default), so standalone mode behaves as
+//! the services do.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -9,7 +11,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use crate::{Assignment, Bus, BusError, Commit, Event, Message, Progress, Record, Subscription};
+use crate::{
+    Assignment, Bus, BusError, Commit, Event, Message, Progress, Record, Refusal, Subscription,
+    MAX_MESSAGE_BYTES,
+};
 
 #[derive(Default)]
 struct Topic {
@@ -22,6 +27,7 @@ struct Topic {
 #[derive(Clone)]
 pub struct MemoryBus {
     capacity: usize,
+    max_message: usize,
     topics: Arc<Mutex<HashMap<String, Topic>>>,
 }
 
@@ -30,8 +36,19 @@ impl MemoryBus {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
+            max_message: MAX_MESSAGE_BYTES,
             topics: Arc::default(),
         }
+    }
+
+    /// Refuse messages whose key and payload exceed `bytes` (tests use a small limit).
+    pub fn with_message_limit(mut self, bytes: usize) -> Self {
+        self.max_message = bytes;
+        self
+    }
+
+    fn refusal(&self, index: usize, key: &str, payload: &[u8]) -> Option<Refusal> {
+        Refusal::of_size(index, self.max_message, key, payload)
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Topic>> {
@@ -44,6 +61,9 @@ impl MemoryBus {
 #[async_trait]
 impl Bus for MemoryBus {
     async fn publish(&self, topic: &str, key: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        if let Some(r) = self.refusal(0, key, &payload) {
+            return Err(BusError::Rejected(vec![r]));
+        }
         // Offsets are assigned under the lock; sending happens outside it so that a full
         // queue blocks only this publisher.
         let deliveries: Vec<(mpsc::Sender<Message>, Message)> = {
@@ -105,6 +125,10 @@ impl Bus for MemoryBus {
     async fn ping(&self) -> Result<(), BusError> {
         Ok(())
     }
+
+    fn max_message_bytes(&self) -> usize {
+        self.max_message
+    }
 }
 
 struct MemorySubscription {
@@ -136,6 +160,15 @@ impl Subscription for MemorySubscription {
     fn commit(&mut self, records: Vec<Record>, _progress: Vec<Progress>) -> Commit {
         let bus = self.bus.clone();
         Box::pin(async move {
+            // All or nothing, as a Kafka transaction would be.
+            let refused: Vec<Refusal> = records
+                .iter()
+                .enumerate()
+                .filter_map(|(i, r)| bus.refusal(i, &r.key, &r.payload))
+                .collect();
+            if !refused.is_empty() {
+                return Err(BusError::Rejected(refused));
+            }
             for r in records {
                 bus.publish(&r.topic, &r.key, r.payload).await?;
             }

@@ -71,3 +71,42 @@ async fn a_subscription_starts_with_its_assignment_and_commits_publish() {
     sub.commit(vec![record], vec![]).await.unwrap();
     assert_eq!(next_payload(&mut out).await, (0, "x".into()));
 }
+
+#[tokio::test]
+async fn a_message_over_the_limit_is_refused_for_good_and_the_rest_go_through() {
+    let bus = MemoryBus::new(8).with_message_limit(10);
+    assert_eq!(bus.max_message_bytes(), 10);
+    let mut sub = bus.subscribe("t", "g").await.unwrap();
+    let refused = bus
+        .publish_all(
+            "t",
+            vec![
+                ("k".into(), b"small".to_vec()),
+                ("k".into(), b"far too large".to_vec()),
+                ("k".into(), b"fine".to_vec()),
+            ],
+        )
+        .await;
+    match refused {
+        Err(BusError::Rejected(r)) => {
+            assert_eq!(r.len(), 1);
+            assert_eq!((r[0].index, r[0].too_large), (1, true));
+            assert!(r[0].reason.contains("14 bytes"), "{}", r[0].reason);
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(matches!(&sub.next().await, Ok(Event::Assigned(_))));
+    assert_eq!(next_payload(&mut sub).await, (0, "small".into()));
+    assert_eq!(next_payload(&mut sub).await, (1, "fine".into()));
+
+    // A commit is all or nothing.
+    let record = |p: &[u8]| Record {
+        topic: "t".into(),
+        key: "k".into(),
+        payload: p.to_vec(),
+    };
+    let commit = sub.commit(vec![record(b"ok"), record(b"way too large")], vec![]);
+    assert!(matches!(commit.await, Err(BusError::Rejected(r)) if r[0].index == 1));
+    sub.commit(vec![record(b"ok")], vec![]).await.unwrap();
+    assert_eq!(next_payload(&mut sub).await, (2, "ok".into()));
+}

@@ -19,6 +19,7 @@ use std::collections::VecDeque;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::WindowSpec;
+use crate::limits;
 use crate::model::{Sample, WindowCount};
 use crate::time::{from_millis, Millis};
 
@@ -202,9 +203,10 @@ impl WindowEngine {
         }
     }
 
-    /// Keep up to `n` sample posts (text, URL) per window in the emitted counts.
+    /// Keep up to `n` sample posts (text, URL) per window in the emitted counts, at most
+    /// [`limits::MAX_SAMPLES`]; each text is cut to [`limits::SAMPLE_TEXT_BYTES`].
     pub fn with_samples(mut self, n: usize) -> Self {
-        self.sample_limit = n;
+        self.sample_limit = n.min(limits::MAX_SAMPLES);
         self
     }
 
@@ -316,9 +318,14 @@ impl WindowEngine {
             slot.min_seq = slot.min_seq.min(m.seq);
             counted = true;
             if slot.samples.len() < self.sample_limit {
+                // Bounded here whatever wrote the mention, so a window count stays far
+                // below the bus's message limit (see `limits`).
                 slot.samples.push(Sample {
-                    text: m.text.to_owned(),
-                    url: m.url.map(str::to_owned),
+                    text: limits::sample_text(m.text),
+                    url: m
+                        .url
+                        .filter(|u| u.len() <= limits::MAX_URL_BYTES)
+                        .map(str::to_owned),
                 });
             }
         };

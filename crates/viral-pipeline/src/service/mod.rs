@@ -208,7 +208,14 @@ fn stage(
             let clock = build::clock(config);
             let build::Sources { sources, acked } =
                 build::sources(config, clock.clone(), &metrics, &health)?;
-            let topic = config.bus.topics.mentions.clone();
+            let producer = producer::Producer {
+                matcher,
+                bus,
+                clock,
+                metrics,
+                health,
+                topics: config.bus.topics.clone(),
+            };
             let (tx, rx) = mpsc::channel(4096);
             let mut sourcing = JoinSet::new();
             // Stopped with the service, or when the producer is gone (no source should
@@ -221,7 +228,7 @@ fn stage(
             // The producer ends once every source has ended and dropped its sender.
             drop(tx);
             Ok(Box::pin(async move {
-                let producing = producer::run_to(&topic, rx, acked, matcher, bus, clock, metrics);
+                let producing = producer.run(rx, acked);
                 tokio::pin!(producing);
                 loop {
                     tokio::select! {

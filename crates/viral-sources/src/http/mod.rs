@@ -7,7 +7,10 @@
 //!   acknowledgement, so a 202 means the posts are in Kafka, not in a queue that a crash
 //!   could lose;
 //! - 400 with a reason for each bad post (`{"error", "problems": [{"index", "error"}]}`);
-//!   nothing of such a request is accepted, so the client can fix it and resend it whole;
+//!   nothing of such a request is accepted, so the client can fix it and resend it whole.
+//!   Fields over viral's bounds (`viral_core::limits`: id 1 KiB, url 2 KiB, author 256
+//!   bytes, lang 35 bytes) are such problems; a long text is not (it is matched whole and
+//!   carried cut to 64 KiB);
 //! - 401 without the right token, 413 for a body over `max_body_bytes`, 429 (with
 //!   `Retry-After`) when `max_in_flight` requests are already being handled, 503 (with
 //!   `Retry-After`) when the bus has not accepted the posts within `ack_timeout` or the
@@ -47,8 +50,6 @@ pub const NAME: &str = "http";
 /// The path posts are sent to.
 pub const PATH: &str = "/api/v1/posts";
 
-/// An id longer than this is refused: ids are keys of the de-duplication sets.
-const MAX_ID_BYTES: usize = 1024;
 /// What a client is told to wait before retrying a 429 or 503, in seconds.
 const RETRY_AFTER_S: u64 = 1;
 
@@ -296,12 +297,9 @@ fn check(item: Value, allowed: &[String]) -> Result<Post, String> {
             format!("{path}: {}", e.into_inner())
         }
     })?;
-    if post.id.is_empty() {
-        return Err("id: must not be empty".into());
-    }
-    if post.id.len() > MAX_ID_BYTES {
-        return Err(format!("id: longer than {MAX_ID_BYTES} bytes"));
-    }
+    // Over-long fields are refused here, where the sender learns of it; the text is
+    // not a problem (it is cut for the bus, after matching).
+    viral_core::limits::oversized_field(&post)?;
     if !valid_source_name(&post.source) {
         return Err(format!(
             "source: {:?} is not 1 to 64 of ASCII letters, digits, '.', '_' or '-'",

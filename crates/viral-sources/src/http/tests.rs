@@ -196,6 +196,54 @@ async fn bad_posts_get_a_reason_each_and_nothing_is_accepted() {
     ingest.run.stop().await;
 }
 
+/// Fields over viral's bounds are the sender's to fix: 400 naming post and field. A long
+/// text is not (the producer carries it cut), so a body just under the limit with one
+/// ~1 MB post goes on.
+#[tokio::test]
+async fn over_long_fields_are_refused_naming_them_and_a_long_text_is_not() {
+    let mut ingest = Ingest::start(|_| {});
+    let with = |field: &str, len: usize| {
+        let mut p = post_json(field);
+        p[field] = json!("x".repeat(len));
+        p
+    };
+    let body = json!([
+        with("url", 2049),
+        with("author", 257),
+        with("lang", 36),
+        with("id", 1025),
+        with("url", 2048),
+    ]);
+    let (status, body, _) = answer(ingest.post(body.to_string())).await;
+    assert_eq!(status, 400, "{body}");
+    let problems: Vec<(u64, &str)> = body["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["index"].as_u64().unwrap(), p["error"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (0, "url: 2049 bytes, longer than 2048"),
+            (1, "author: 257 bytes, longer than 256"),
+            (2, "lang: 36 bytes, longer than 35"),
+            (3, "id: 1025 bytes, longer than 1024"),
+        ]
+    );
+
+    let mut long = post_json("long");
+    long["text"] = json!(format!("Ocean Spray {}", "y".repeat(1_009_900)));
+    let body = long.to_string();
+    assert!(body.len() > 1_010_000 && body.len() < HttpIngestConfig::default().max_body_bytes);
+    let request = tokio::spawn(answer(ingest.post(body)));
+    let batch = within("a batch", ingest.acked.recv()).await.unwrap();
+    assert_eq!(batch.posts[0].text.len(), 1_009_912);
+    batch.done.send(()).unwrap();
+    assert_eq!(within("the answer", request).await.unwrap().0, 202);
+    ingest.run.stop().await;
+}
+
 #[tokio::test]
 async fn no_token_a_wrong_token_or_a_large_body_are_refused_before_anything_is_read() {
     let mut ingest = Ingest::start(|c| c.max_body_bytes = 1024);

@@ -118,11 +118,15 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
         tasks.spawn(async move { Ok(source.run(tx, stop).await?) });
     }
     drop(posts_tx);
-    let (b, c, m) = (bus.clone(), clock.clone(), metrics.clone());
-    let mentions = config.bus.topics.mentions.clone();
-    tasks.spawn(async move {
-        Ok(producer::run_to(&mentions, posts_rx, acked, matcher, b, c, m).await?)
-    });
+    let producer = producer::Producer {
+        matcher,
+        bus: bus.clone(),
+        clock: clock.clone(),
+        metrics: metrics.clone(),
+        health: health.clone(),
+        topics: config.bus.topics.clone(),
+    };
+    tasks.spawn(async move { Ok(producer.run(posts_rx, acked).await?) });
 
     let topics: Vec<&str> = config.topics.iter().map(|t| t.name.as_str()).collect();
     tracing::info!(
