@@ -14,9 +14,11 @@
 //! - [`detect`]: detectors (is this window abnormal?) and incidents (one `firing`, one
 //!   `resolved` per episode).
 //! - [`lines`]: bounded line splitting for JSONL inputs (replay, the file source).
+//! - [`link`]: which post URLs may become links (web addresses only).
 
 pub mod detect;
 pub mod lines;
+pub mod link;
 pub mod matcher;
 pub mod model;
 pub mod time;
