@@ -25,12 +25,16 @@ mod replay;
 mod tests;
 #[cfg(test)]
 mod tests_dashboard;
+#[cfg(test)]
+mod tests_limits;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
+use tokio::sync::Semaphore;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use viral_runtime::clock::SharedClock;
 use viral_store::Store;
 
@@ -54,18 +58,81 @@ pub struct QueryState {
     pub detectors: Vec<viral_config::DetectorConfig>,
 }
 
+impl QueryState {
+    /// The topics, window size and detectors of `config`, read from `store`; "now" is
+    /// `clock` (the wall clock, or standalone's simulated one).
+    pub fn from_config(
+        config: &viral_config::Config,
+        store: Arc<dyn Store>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            store,
+            topics: config.topics.iter().map(|t| t.name.clone()).collect(),
+            window_size: config.window.size,
+            clock,
+            detectors: config.detectors.clone(),
+        }
+    }
+}
+
+/// How much of its costly work the API does at once (`[http]`'s keys of the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// `expected` and `backtest` requests computed at once; more wait their turn. They
+    /// replay a detector over up to a year of windows: without a bound, a few hundred at
+    /// once starve every other route.
+    pub max_concurrent_queries: usize,
+    /// Event streams open at once; more are answered 503. Each polls the store every
+    /// second for as long as it is open.
+    pub max_event_streams: usize,
+}
+
+impl From<&viral_config::HttpConfig> for QueryLimits {
+    fn from(c: &viral_config::HttpConfig) -> Self {
+        Self {
+            max_concurrent_queries: c.max_concurrent_queries,
+            max_event_streams: c.max_event_streams,
+        }
+    }
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self::from(&viral_config::HttpConfig::default())
+    }
+}
+
 /// `GET /api/v1/topics`, `/api/v1/topics/{topic}/{counts,alerts,expected,backtest}`,
 /// `/api/v1/events`, `/api/v1/openapi.json`, and the dashboard (`/`, `/topics/{topic}`,
-/// `/backtest`, `/assets/*`).
+/// `/backtest`, `/assets/*`), with the default [`QueryLimits`].
 pub fn router(state: QueryState) -> Router {
+    router_with(state, QueryLimits::default())
+}
+
+/// [`router`] within `limits`.
+pub fn router_with(state: QueryState, limits: QueryLimits) -> Router {
+    let queries = GlobalConcurrencyLimitLayer::with_semaphore(Arc::new(Semaphore::new(
+        limits.max_concurrent_queries,
+    )));
+    let streams = events::Streams::new(limits.max_event_streams);
     Router::new()
         .merge(dashboard::routes())
         .route("/api/v1/topics", get(handlers::topics))
         .route("/api/v1/topics/{topic}/counts", get(handlers::counts))
         .route("/api/v1/topics/{topic}/alerts", get(handlers::alerts))
-        .route("/api/v1/topics/{topic}/expected", get(replay::expected))
-        .route("/api/v1/topics/{topic}/backtest", get(replay::backtest))
-        .route("/api/v1/events", get(events::events))
+        .route(
+            "/api/v1/topics/{topic}/expected",
+            get(replay::expected).layer(queries.clone()),
+        )
+        .route(
+            "/api/v1/topics/{topic}/backtest",
+            get(replay::backtest).layer(queries),
+        )
+        .route(
+            "/api/v1/events",
+            get(events::events).layer(Extension(streams)),
+        )
         .route("/api/v1/openapi.json", get(handlers::openapi_json))
         .with_state(state)
 }
