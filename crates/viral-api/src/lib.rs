@@ -14,6 +14,7 @@
 //!   expected band behind every window, and backtests.
 //! - `events`: server-sent events as windows close (live dashboards).
 //! - `dashboard`: the web dashboard's pages, embedded in the binary.
+//! - `security`: the headers that keep the dashboard's pages to their own code (CSP).
 
 mod dashboard;
 mod events;
@@ -21,6 +22,7 @@ mod handlers;
 pub mod openapi;
 mod params;
 mod replay;
+mod security;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -32,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::{middleware, Extension, Router};
 use tokio::sync::Semaphore;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use viral_runtime::clock::SharedClock;
@@ -110,7 +112,7 @@ pub fn router(state: QueryState) -> Router {
     router_with(state, QueryLimits::default())
 }
 
-/// [`router`] within `limits`.
+/// [`router`] within `limits`. Every answer carries the headers of [`security`].
 pub fn router_with(state: QueryState, limits: QueryLimits) -> Router {
     let queries = GlobalConcurrencyLimitLayer::with_semaphore(Arc::new(Semaphore::new(
         limits.max_concurrent_queries,
@@ -135,4 +137,5 @@ pub fn router_with(state: QueryState, limits: QueryLimits) -> Router {
         )
         .route("/api/v1/openapi.json", get(handlers::openapi_json))
         .with_state(state)
+        .layer(middleware::map_response(security::headers))
 }

@@ -1,6 +1,6 @@
 //! The API's own bounds: the costly queries wait their turn beyond
-//! `max_concurrent_queries` (the rest of the API does not), and event streams beyond
-//! `max_event_streams` are refused.
+//! `max_concurrent_queries` (the rest of the API does not), event streams beyond
+//! `max_event_streams` are refused, and every answer carries the security headers.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -141,4 +141,57 @@ async fn event_streams_beyond_the_limit_are_refused_until_one_closes() {
     drop(open);
     let again = call(&router, "/api/v1/events?topic=a").await.unwrap();
     assert_eq!(again.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Gated::open(&dir);
+    store.gate.add_permits(1 << 20);
+    let router = router(state(store));
+    for path in [
+        "/",
+        "/topics/a",
+        "/assets/views.js",
+        "/api/v1/topics",
+        "/nope",
+    ] {
+        let r = call(&router, path).await.unwrap();
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe"), "{path}: {csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["x-frame-options"], "DENY", "{path}");
+    }
+}
+
+#[test]
+fn the_pages_have_no_inline_script_handler_or_style() {
+    // The policy allows none: the page would silently lose them.
+    for (name, text) in [
+        ("index.html", include_str!("../assets/index.html")),
+        ("app.js", include_str!("../assets/app.js")),
+        ("views.js", include_str!("../assets/views.js")),
+        ("chart.js", include_str!("../assets/chart.js")),
+    ] {
+        let lower = text.to_lowercase();
+        for banned in [
+            "innerhtml",
+            "outerhtml",
+            " style=",
+            "\"style\"",
+            " onclick=",
+            " onload=",
+        ] {
+            assert!(!lower.contains(banned), "{name} contains {banned:?}");
+        }
+    }
+    let index = include_str!("../assets/index.html");
+    assert_eq!(
+        index.matches("<script").count(),
+        index.matches("<script type=\"module\" src=").count(),
+        "every script in index.html is a file"
+    );
 }
