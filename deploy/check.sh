@@ -3,8 +3,10 @@
 #
 #   0. Dockerfile: hadolint; it builds and ships every binary of services/.
 #   1. docker-compose.yml: the Compose Specification loader that docker compose uses
-#      (compose-go: schema, interpolation, types) and deploy/checks.py (vendored
-#      compose-spec schema, depends_on conditions vs health checks, mounts, .env.example);
+#      (compose-go: schema, interpolation, types; it refuses to load without the Grafana
+#      admin password) and deploy/checks.py (vendored compose-spec schema, depends_on
+#      conditions vs health checks, mounts, .env.example, ports on 127.0.0.1 only, Grafana
+#      without anonymous access, Prometheus without its lifecycle API);
 #      deploy/compose/viral.toml and deploy/compose/prometheus.yml load in viral and promtool.
 #   2. The Helm chart: helm lint --strict and helm template for the defaults and every
 #      k8s/viral/ci/*.yaml, validated by kubeconform -strict against vendored Kubernetes
@@ -120,10 +122,19 @@ echo "Dockerfile: ok"
 # ---------------------------------------------------------------- 1. compose
 log "docker-compose.yml: compose-go (the loader of docker compose)"
 # Validate as a user would run it: no .env, so every default applies; then with
-# .env.example's values, and with the "file" profile's service included.
+# .env.example's values, and with the "file" profile's service included. The Grafana
+# admin password has no default: the file as it is must be refused, naming it. (This
+# loader interpolates from the defaults in the file only, not from the environment or
+# .env, so the loadable copy has a stand-in password written in.)
 ( cd "$WORK" && cp "$ROOT/docker-compose.yml" . && cp -r "$ROOT/deploy" "$ROOT/k8s" . \
-  && touch posts.jsonl \
-  && "$COMPOSE" docker-compose.yml >compose.out 2>compose.err ) \
+  && touch posts.jsonl )
+if ( cd "$WORK" && "$COMPOSE" docker-compose.yml >/dev/null 2>compose-nopw.err ); then
+  die "docker-compose.yml: loads without GRAFANA_ADMIN_PASSWORD, which must have no default"
+fi
+grep -q 'required variable GRAFANA_ADMIN_PASSWORD' "$WORK/compose-nopw.err" \
+  || { cat "$WORK/compose-nopw.err" >&2; die "docker-compose.yml: not refused for want of GRAFANA_ADMIN_PASSWORD"; }
+sed -i 's/\${GRAFANA_ADMIN_PASSWORD:?[^}]*}/check-only-password/' "$WORK/docker-compose.yml"
+( cd "$WORK" && "$COMPOSE" docker-compose.yml >compose.out 2>compose.err ) \
   || { cat "$WORK/compose.err" >&2; die "docker-compose.yml: compose-go refuses it"; }
 ( cd "$WORK" && cp "$ROOT/.env.example" .env && "$COMPOSE" docker-compose.yml >compose-env.out 2>compose.err ) \
   || { cat "$WORK/compose.err" >&2; die "docker-compose.yml: compose-go refuses it with .env.example"; }

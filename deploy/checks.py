@@ -76,6 +76,20 @@ def compose(path, env_example, schema_path):
         if "build" in svc or str(svc.get("image", "")).startswith("${VIRAL_IMAGE"):
             if not svc.get("read_only") or "ALL" not in (svc.get("cap_drop") or []):
                 fail(f"{path}: viral service {name} should be read_only with cap_drop [ALL]")
+        # Nothing here authenticates (Kafka plaintext, Scylla, the API, Prometheus…): a
+        # published port is for this machine only.
+        for port in svc.get("ports", []) or []:
+            host_ip = port.get("host_ip") if isinstance(port, dict) else str(port).split(":")[0]
+            if host_ip != "127.0.0.1":
+                fail(f"{path}: {name} publishes {port!r} beyond 127.0.0.1 (bind it to 127.0.0.1:…)")
+        command = " ".join(map(str, svc.get("command", []) or [])) if isinstance(svc.get("command"), list) else str(svc.get("command", ""))
+        if "--web.enable-lifecycle" in command:
+            fail(f"{path}: {name} enables Prometheus's lifecycle API (anyone reaching it can shut it down)")
+    grafana_env = (services.get("grafana", {}) or {}).get("environment", {}) or {}
+    if str(grafana_env.get("GF_AUTH_ANONYMOUS_ENABLED", "")).lower() != "false":
+        fail(f"{path}: grafana must set GF_AUTH_ANONYMOUS_ENABLED: \"false\"")
+    if not re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", str(grafana_env.get("GF_SECURITY_ADMIN_PASSWORD", ""))):
+        fail(f"{path}: grafana's GF_SECURITY_ADMIN_PASSWORD must be ${{GRAFANA_ADMIN_PASSWORD:?…}} (required, no default)")
     # Every variable the file uses is documented in .env.example, and the other way round.
     used = set(re.findall(r"(?<!\$)\$\{([A-Z0-9_]+)", text))
     with open(env_example) as f:

@@ -142,12 +142,16 @@ export function drawChart(host, data, alerts, { onMarker } = {}) {
   return svg;
 }
 
+// The keys are drawn by style.css (classes, no inline styles: the CSP allows none).
 export function legend() {
   const p = document.createElement("p");
   p.className = "legend";
-  p.innerHTML = '<span><i style="background:var(--count);height:2px"></i>count</span>' +
-    '<span><i style="border-top:2px dashed var(--accent)"></i>expected</span>' +
-    '<span><i style="background:var(--band)"></i>normal band</span>' +
-    '<span><i style="background:var(--hot);border-radius:5px"></i>incident</span>';
+  for (const [key, label] of [["count", "count"], ["expected", "expected"], ["band", "normal band"], ["incident", "incident"]]) {
+    const span = document.createElement("span");
+    const swatch = document.createElement("i");
+    swatch.className = `key-${key}`;
+    span.append(swatch, label);
+    p.append(span);
+  }
   return p;
 }

@@ -18,6 +18,17 @@ function h(tag, attrs = {}, ...kids) {
   e.append(...kids);
   return e;
 }
+// A sample's link, only when it is a web address. The URL is whatever the post's author
+// wrote: a `javascript:` or `data:` link would run their code in this page (the server's
+// Content-Security-Policy blocks that too; this keeps it from even being a link).
+function webUrl(u) {
+  try {
+    const url = new URL(u);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : null;
+  } catch {
+    return null;
+  }
+}
 const fmt = (v) => (v == null ? "—" : Math.round(v).toLocaleString());
 const DAY = 86400e3;
 
@@ -78,7 +89,8 @@ function incidentList(alerts) {
     if (!f) continue;
     const samples = h("ul", { class: "samples" });
     for (const s of f.samples || []) {
-      samples.append(h("li", {}, s.url ? h("a", { href: s.url, rel: "noopener", text: s.text }) : s.text));
+      const href = s.url ? webUrl(s.url) : null;
+      samples.append(h("li", {}, href ? h("a", { href, rel: "noopener noreferrer", text: s.text }) : s.text));
     }
     ul.append(h("li", { id: `incident-${id}`, tabindex: "-1" },
       h("strong", { text: `${f.window_start.replace("T", " ").slice(0, 16)} — ${f.count} mentions` }),

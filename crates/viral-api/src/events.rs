@@ -15,13 +15,17 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::Extension;
 use futures::stream::{self, Stream, StreamExt};
 use serde::Deserialize;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use utoipa::IntoParams;
 use viral_store::{CountsQuery, Order};
 
@@ -41,8 +45,19 @@ pub struct EventsParams {
     pub topic: Option<String>,
 }
 
+/// The places for event streams (`max_event_streams`); each stream holds one while open.
+#[derive(Clone)]
+pub struct Streams(Arc<Semaphore>);
+
+impl Streams {
+    pub fn new(max: usize) -> Self {
+        Self(Arc::new(Semaphore::new(max)))
+    }
+}
+
 /// One subscriber: its topics and the newest window start it has sent for each.
 struct Subscriber {
+    _place: OwnedSemaphorePermit,
     state: QueryState,
     topics: Vec<String>,
     sent: HashMap<String, i64>,
@@ -104,12 +119,20 @@ impl Subscriber {
     responses(
         (status = 200, description = "text/event-stream of `window` events", content_type = "text/event-stream", body = String),
         (status = 404, description = "The topic is not tracked", body = ErrorBody),
+        (status = 503, description = "`http.max_event_streams` streams are already open", body = ErrorBody),
     ))]
 pub async fn events(
     State(state): State<QueryState>,
+    Extension(streams): Extension<Streams>,
     q: Result<Query<EventsParams>, QueryRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let p = query(q)?;
+    let place = streams.0.try_acquire_owned().map_err(|_| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many event streams are open (http.max_event_streams); try again later".into(),
+        )
+    })?;
     let topics = match p.topic {
         Some(t) => {
             known_topic(&state, &t)?;
@@ -118,6 +141,7 @@ pub async fn events(
         None => state.topics.clone(),
     };
     let sub = Subscriber {
+        _place: place,
         state,
         topics,
         sent: HashMap::new(),

@@ -14,6 +14,7 @@
 //!   expected band behind every window, and backtests.
 //! - `events`: server-sent events as windows close (live dashboards).
 //! - `dashboard`: the web dashboard's pages, embedded in the binary.
+//! - `security`: the headers that keep the dashboard's pages to their own code (CSP).
 
 mod dashboard;
 mod events;
@@ -21,16 +22,21 @@ mod handlers;
 pub mod openapi;
 mod params;
 mod replay;
+mod security;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_dashboard;
+#[cfg(test)]
+mod tests_limits;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::routing::get;
-use axum::Router;
+use axum::{middleware, Extension, Router};
+use tokio::sync::Semaphore;
+use tower::limit::GlobalConcurrencyLimitLayer;
 use viral_runtime::clock::SharedClock;
 use viral_store::Store;
 
@@ -54,18 +60,60 @@ pub struct QueryState {
     pub detectors: Vec<viral_core::DetectorConfig>,
 }
 
+/// How much of its costly work the API does at once (`[http]`'s keys of the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// `expected` and `backtest` requests computed at once; more wait their turn. They
+    /// replay a detector over up to a year of windows: without a bound, a few hundred at
+    /// once starve every other route.
+    pub max_concurrent_queries: usize,
+    /// Event streams open at once; more are answered 503. Each polls the store every
+    /// second for as long as it is open.
+    pub max_event_streams: usize,
+}
+
+/// The defaults of `[http] max_concurrent_queries` and `max_event_streams` (the config
+/// is built into these by the caller: this crate knows nothing of config files).
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            max_concurrent_queries: 4,
+            max_event_streams: 64,
+        }
+    }
+}
+
 /// `GET /api/v1/topics`, `/api/v1/topics/{topic}/{counts,alerts,expected,backtest}`,
 /// `/api/v1/events`, `/api/v1/openapi.json`, and the dashboard (`/`, `/topics/{topic}`,
-/// `/backtest`, `/assets/*`).
+/// `/backtest`, `/assets/*`), with the default [`QueryLimits`].
 pub fn router(state: QueryState) -> Router {
+    router_with(state, QueryLimits::default())
+}
+
+/// [`router`] within `limits`. Every answer carries the headers of [`security`].
+pub fn router_with(state: QueryState, limits: QueryLimits) -> Router {
+    let queries = GlobalConcurrencyLimitLayer::with_semaphore(Arc::new(Semaphore::new(
+        limits.max_concurrent_queries,
+    )));
+    let streams = events::Streams::new(limits.max_event_streams);
     Router::new()
         .merge(dashboard::routes())
         .route("/api/v1/topics", get(handlers::topics))
         .route("/api/v1/topics/{topic}/counts", get(handlers::counts))
         .route("/api/v1/topics/{topic}/alerts", get(handlers::alerts))
-        .route("/api/v1/topics/{topic}/expected", get(replay::expected))
-        .route("/api/v1/topics/{topic}/backtest", get(replay::backtest))
-        .route("/api/v1/events", get(events::events))
+        .route(
+            "/api/v1/topics/{topic}/expected",
+            get(replay::expected).layer(queries.clone()),
+        )
+        .route(
+            "/api/v1/topics/{topic}/backtest",
+            get(replay::backtest).layer(queries),
+        )
+        .route(
+            "/api/v1/events",
+            get(events::events).layer(Extension(streams)),
+        )
         .route("/api/v1/openapi.json", get(handlers::openapi_json))
         .with_state(state)
+        .layer(middleware::map_response(security::headers))
 }

@@ -21,22 +21,11 @@ pub(crate) struct Api {
     pub(crate) base: String,
 }
 
-/// The API for topics `a` and `b` with one-minute windows, its clock stopped at minute
-/// 10,000 (so default ranges are fixed).
+/// The API of [`state`] on a real port.
 pub(crate) async fn api() -> Api {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(SqliteStore::open(&dir.path().join("viral.db")).unwrap());
-    let state = QueryState {
-        store: store.clone(),
-        topics: vec!["a".into(), "b".into()],
-        window_size: Duration::from_secs(60),
-        clock: Arc::new(SimClock::new(10_000 * MIN_MS, 0.0)),
-        detectors: vec![viral_core::DetectorConfig::Threshold {
-            threshold: 10,
-            name: None,
-            resolve_after: None,
-        }],
-    };
+    let state = state(store.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
@@ -44,6 +33,18 @@ pub(crate) async fn api() -> Api {
         _dir: dir,
         store,
         base: format!("http://{addr}"),
+    }
+}
+
+/// Topics `a` and `b` with one-minute windows in `store`, the clock stopped at minute
+/// 10,000 (so default ranges are fixed), a threshold of 10.
+pub(crate) fn state(store: Arc<dyn Store>) -> QueryState {
+    QueryState {
+        store,
+        topics: vec!["a".into(), "b".into()],
+        window_size: Duration::from_secs(60),
+        clock: Arc::new(SimClock::new(10_000 * MIN_MS, 0.0)),
+        detectors: vec![viral_core::DetectorConfig::threshold(10)],
     }
 }
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use viral_core::{TopicMatcher, TopicSpec, WindowSpec};
+use viral_runtime::metrics::Metrics;
+use viral_runtime::server::{Limits, Listener};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -163,17 +165,82 @@ fn default_sqlite_path() -> PathBuf {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
-    /// Address of /metrics, /healthz and /readyz. Port 0 picks a free port (logged).
+    /// Address of /metrics, /healthz and /readyz (and the query API and dashboard where
+    /// served). Port 0 picks a free port (logged).
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// A request's headers must arrive within this (also how long a kept-alive
+    /// connection may wait for its next request).
+    #[serde(default = "default_header_read_timeout", with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A connection on which nothing is read or written for this long is closed. At
+    /// least 20 s: event streams send a keep-alive every 15 s.
+    #[serde(default = "default_idle_timeout_http", with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Open connections at most; more wait until one closes.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Expected-band and backtest queries computed at once (they replay a detector over
+    /// stored history); more wait their turn.
+    #[serde(default = "default_max_concurrent_queries")]
+    pub max_concurrent_queries: usize,
+    /// Event streams (`/api/v1/events`, one per open dashboard page) at once; more are
+    /// answered 503.
+    #[serde(default = "default_max_event_streams")]
+    pub max_event_streams: usize,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: default_listen(),
+            header_read_timeout: default_header_read_timeout(),
+            idle_timeout: default_idle_timeout_http(),
+            max_connections: default_max_connections(),
+            max_concurrent_queries: default_max_concurrent_queries(),
+            max_event_streams: default_max_event_streams(),
         }
     }
+}
+
+impl HttpConfig {
+    /// The listener's connection limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+        }
+    }
+
+    /// The `http` listener within these limits, reporting to `metrics`.
+    pub fn listener(&self, metrics: &Metrics) -> Listener {
+        Listener {
+            name: "http",
+            limits: self.limits(),
+            metrics: metrics.clone(),
+        }
+    }
+}
+
+fn default_header_read_timeout() -> Duration {
+    Limits::default().header_read_timeout
+}
+
+fn default_idle_timeout_http() -> Duration {
+    Limits::default().idle_timeout
+}
+
+fn default_max_connections() -> usize {
+    Limits::default().max_connections
+}
+
+fn default_max_concurrent_queries() -> usize {
+    4
+}
+
+fn default_max_event_streams() -> usize {
+    64
 }
 
 fn default_listen() -> String {

@@ -96,6 +96,7 @@ pub(crate) fn validate(c: &Config) -> Result<(), ConfigError> {
             ),
         ));
     }
+    http(c)?;
     if c.aggregator.idle_timeout.is_zero() {
         return Err(ConfigError::invalid(
             "aggregator.idle_timeout",
@@ -113,6 +114,36 @@ pub(crate) fn validate(c: &Config) -> Result<(), ConfigError> {
         c.notifiers.email.as_ref().map(|e| e.validate()),
     )?;
     sources(c)?;
+    Ok(())
+}
+
+/// Event streams send a keep-alive every 15 s (axum's default): an idle timeout must
+/// leave room for it.
+const MIN_HTTP_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+fn http(c: &Config) -> Result<(), ConfigError> {
+    c.http
+        .limits()
+        .check()
+        .map_err(|(key, why)| ConfigError::invalid(format!("http.{key}"), why))?;
+    if c.http.idle_timeout < MIN_HTTP_IDLE_TIMEOUT {
+        return Err(ConfigError::invalid(
+            "http.idle_timeout",
+            "must be at least 20s (event streams send a keep-alive every 15 s)",
+        ));
+    }
+    if c.http.max_concurrent_queries == 0 {
+        return Err(ConfigError::invalid(
+            "http.max_concurrent_queries",
+            "must be at least 1",
+        ));
+    }
+    if c.http.max_event_streams == 0 {
+        return Err(ConfigError::invalid(
+            "http.max_event_streams",
+            "must be at least 1",
+        ));
+    }
     Ok(())
 }
 

@@ -255,3 +255,54 @@ fn the_bluesky_example_is_valid() {
     let c = load(Some(&path)).unwrap();
     assert_eq!(c.sources.others(), ["jetstream"]);
 }
+
+#[test]
+fn listener_limits_load_with_sane_defaults_and_mistakes_name_their_key() {
+    let c = load_str(GOOD).unwrap();
+    assert_eq!(c.http.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(c.http.idle_timeout, Duration::from_secs(60));
+    assert_eq!(
+        (
+            c.http.max_connections,
+            c.http.max_concurrent_queries,
+            c.http.max_event_streams
+        ),
+        (256, 4, 64)
+    );
+    let c = load_str(&format!(
+        "{GOOD}\n[http]\nheader_read_timeout = \"5s\"\nidle_timeout = \"30s\"\nmax_connections = 100\n\
+         max_concurrent_queries = 2\nmax_event_streams = 8\n\
+         [sources.http]\nmax_posts = 50\nheader_read_timeout = \"2s\"\nidle_timeout = \"20s\"\nmax_connections = 10\n"
+    ))
+    .unwrap();
+    assert_eq!(c.http.limits().header_read_timeout, Duration::from_secs(5));
+    assert_eq!(c.http.max_event_streams, 8);
+    let ingest = c.sources.http.unwrap();
+    assert_eq!((ingest.max_posts, ingest.max_connections), (50, 10));
+    assert_eq!(ingest.limits().idle_timeout, Duration::from_secs(20));
+    for (toml, key) in [
+        (
+            "[http]\nheader_read_timeout = \"0s\"",
+            "http.header_read_timeout",
+        ),
+        ("[http]\nidle_timeout = \"5s\"", "http.idle_timeout"),
+        ("[http]\nmax_connections = 0", "http.max_connections"),
+        (
+            "[http]\nmax_concurrent_queries = 0",
+            "http.max_concurrent_queries",
+        ),
+        ("[http]\nmax_event_streams = 0", "http.max_event_streams"),
+        ("[sources.http]\nmax_posts = 0", "sources.http.max_posts"),
+        (
+            "[sources.http]\nidle_timeout = \"0s\"",
+            "sources.http.idle_timeout",
+        ),
+        (
+            "[sources.http]\nmax_connections = 0",
+            "sources.http.max_connections",
+        ),
+    ] {
+        let e = err(&format!("{GOOD}\n{toml}\n"));
+        assert!(e.contains(key), "{toml}: {e}");
+    }
+}

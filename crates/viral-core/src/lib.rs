@@ -16,10 +16,12 @@
 //! - [`lines`]: bounded line splitting for JSONL inputs (replay, the file source).
 //! - [`limits`]: size bounds on what is carried about a post (mention text, samples), so
 //!   no message outgrows the bus.
+//! - [`link`]: which post URLs may become links (web addresses only).
 
 pub mod detect;
 pub mod limits;
 pub mod lines;
+pub mod link;
 pub mod matcher;
 pub mod model;
 pub mod time;

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::health::Health;
 use crate::metrics::Metrics;
+use crate::server::Listener;
 
 #[derive(Clone)]
 struct Ops {
@@ -48,24 +49,17 @@ async fn readyz(State(ops): State<Ops>) -> impl IntoResponse {
     (status, Json(ops.health.snapshot()))
 }
 
-/// Bind `listen` and serve `router` until `shutdown`. Returns the bound address (useful
-/// with port 0) and the server task.
+/// Bind `listen` and serve `router` until `shutdown`, within `listener`'s limits (see
+/// [`crate::server`]). Returns the bound address (useful with port 0) and the server task.
 pub async fn serve(
     listen: &str,
     router: Router,
+    listener: Listener,
     shutdown: CancellationToken,
 ) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    let addr = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        let stop = shutdown.cancelled_owned();
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(stop)
-            .await
-        {
-            tracing::error!(error = %e, "http server failed");
-        }
-    });
+    let tcp = tokio::net::TcpListener::bind(listen).await?;
+    let addr = tcp.local_addr()?;
+    let task = tokio::spawn(crate::server::serve(tcp, router, listener, shutdown));
     Ok((addr, task))
 }
 
@@ -77,9 +71,15 @@ mod tests {
     async fn endpoints_answer() {
         let (metrics, health) = (Metrics::new(), Health::new());
         let stop = CancellationToken::new();
+        let listener = Listener {
+            name: "http",
+            limits: Default::default(),
+            metrics: metrics.clone(),
+        };
         let (addr, task) = serve(
             "127.0.0.1:0",
             router(metrics.clone(), health.clone()),
+            listener,
             stop.clone(),
         )
         .await

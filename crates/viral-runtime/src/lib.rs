@@ -6,6 +6,8 @@
 //! - [`metrics`]: the Prometheus metrics every stage reports, named the same everywhere.
 //! - [`health`]: liveness and readiness as components report them.
 //! - [`http`]: the `/metrics`, `/healthz` and `/readyz` server.
+//! - [`server`]: serving HTTP within limits (header and idle timeouts, a connection
+//!   limit), for every listener.
 //! - [`logging`]: `tracing` set up as text for terminals or JSON for containers.
 //! - [`shutdown`]: Ctrl-C / SIGTERM as a cancellation token.
 
@@ -14,6 +16,7 @@ pub mod health;
 pub mod http;
 pub mod logging;
 pub mod metrics;
+pub mod server;
 pub mod shutdown;
 
 pub use tokio_util::sync::CancellationToken;

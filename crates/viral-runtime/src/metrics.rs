@@ -77,6 +77,12 @@ pub struct PartitionLabel {
     pub partition: i32,
 }
 
+/// One of a process's HTTP listeners: `http` (ops, query API, dashboard) or `ingest`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerLabel {
+    pub listener: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CommitLabel {
     pub stage: &'static str,
@@ -120,6 +126,8 @@ pub struct Metrics {
     pub consumer_lag: Family<PartitionLabel, Gauge>,
     pub commits: Family<CommitLabel, Counter>,
     pub restarts: Family<StageLabel, Counter>,
+    pub http_connections: Family<ListenerLabel, Gauge>,
+    pub http_connection_limit_reached: Family<ListenerLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -159,6 +167,8 @@ impl Metrics {
             consumer_lag: Family::default(),
             commits: Family::default(),
             restarts: Family::default(),
+            http_connections: Family::default(),
+            http_connection_limit_reached: Family::default(),
         };
         r.register(
             "posts_received",
@@ -289,6 +299,16 @@ impl Metrics {
             "stage_restarts",
             "Times a stage resubscribed from its last commit after a bus error",
             m.restarts.clone(),
+        );
+        r.register(
+            "http_connections",
+            "Open HTTP connections, per listener",
+            m.http_connections.clone(),
+        );
+        r.register(
+            "http_connection_limit_reached",
+            "Times a listener had its max_connections open and accepted no more until one closed",
+            m.http_connection_limit_reached.clone(),
         );
         Self {
             registry: Arc::new(r),

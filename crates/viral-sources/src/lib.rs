@@ -24,6 +24,7 @@
 //! metrics and readiness.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
@@ -148,15 +149,42 @@ impl From<InvalidConfig> for String {
     }
 }
 
-/// Send one post unless the pipeline has gone away or shutdown was requested.
+/// URLs dropped so far by [`keep_web_url`], in this process.
+static URLS_DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Keep the post's `url` only if it is a web address ([`viral_core::link::web_url`], in
+/// its normalised form): anything else (`javascript:`, `data:`…) would become a link in
+/// the dashboard and the alerts. The post itself is kept. Returns whether a URL was
+/// dropped; the first drop is logged as a warning, later ones at debug level (a stream of
+/// them must not flood the logs).
+pub(crate) fn keep_web_url(post: &mut Post) -> bool {
+    let Some(raw) = post.url.take() else {
+        return false;
+    };
+    post.url = viral_core::link::web_url(&raw);
+    if post.url.is_some() {
+        return false;
+    }
+    let scheme: String = raw.chars().take_while(|c| *c != ':').take(16).collect();
+    if URLS_DROPPED.fetch_add(1, Ordering::Relaxed) == 0 {
+        tracing::warn!(source = %post.source, id = %post.id, %scheme, "dropping a post's url that is not an http(s) address (further ones are logged at debug level)");
+    } else {
+        tracing::debug!(source = %post.source, id = %post.id, %scheme, "dropping a post's url that is not an http(s) address");
+    }
+    true
+}
+
+/// Send one post unless the pipeline has gone away or shutdown was requested. Its `url`
+/// goes only if it is a web address ([`keep_web_url`]).
 ///
 /// Returns `false` when the source should stop. Waiting on a full channel must not keep a
 /// source from noticing shutdown, hence the `select!` rather than a bare `send`.
 pub(crate) async fn send_or_stop(
     sink: &mpsc::Sender<Post>,
     shutdown: &CancellationToken,
-    post: Post,
+    mut post: Post,
 ) -> bool {
+    keep_web_url(&mut post);
     tokio::select! {
         biased;
         _ = shutdown.cancelled() => false,

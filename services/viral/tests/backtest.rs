@@ -172,3 +172,45 @@ fn the_demo_spike_is_found_by_every_detector_and_file_order_does_not_matter() {
     let summary: Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
     assert_eq!(summary["held"], alerts.len() - 2);
 }
+
+#[test]
+fn a_line_that_is_not_utf8_is_one_invalid_line_not_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |f: &str| dir.path().join(f).to_str().unwrap().to_owned();
+    std::fs::write(path("viral.toml"), CONFIG).unwrap();
+    let window = |h: u32, count: u64| {
+        format!(
+            r#"{{"topic":"ocean-spray","window_start":"2020-09-25T{h:02}:00:00Z","window_end":"2020-09-25T{h:02}:30:00Z","count":{count}}}"#
+        )
+    };
+    let mut counts = Vec::new();
+    counts.extend_from_slice(window(1, 10).as_bytes());
+    counts.extend_from_slice(b"\n{\"topic\":\"ocean-spray\xff\xfe\"}\n");
+    counts.extend_from_slice(window(2, 5000).as_bytes());
+    counts.extend_from_slice(b"\n");
+    counts.extend_from_slice(window(3, 10).as_bytes());
+    std::fs::write(path("counts.jsonl"), counts).unwrap();
+
+    let (alerts, stderr) = viral(&[
+        "backtest",
+        "--config",
+        &path("viral.toml"),
+        "--counts",
+        &path("counts.jsonl"),
+    ]);
+    assert!(stderr.contains("line 2: not a WindowCount"), "{stderr}");
+    let summary: Value = serde_json::from_str(stderr.lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (summary["windows"].as_u64(), summary["invalid"].as_u64()),
+        (Some(3), Some(1))
+    );
+    // The windows after the bad line were judged: the threshold fired on 02:00.
+    assert!(
+        alerts
+            .lines()
+            .any(|l| l.contains(r#""detector":"threshold""#)
+                && l.contains(r#""status":"firing""#)
+                && l.contains("2020-09-25T02:00:00Z")),
+        "{alerts}"
+    );
+}

@@ -150,6 +150,41 @@ impl Browser {
         v["value"].clone()
     }
 
+    /// Run `source` in every page this session opens, before the page's own scripts.
+    async fn before_every_page(&self, source: &str) {
+        let v = self
+            .cmd(
+                "/goog/cdp/execute",
+                Some(json!({"cmd": "Page.addScriptToEvaluateOnNewDocument",
+                            "params": {"source": source}})),
+            )
+            .await;
+        assert!(v["identifier"].is_string(), "CDP refused the script: {v}");
+    }
+
+    /// Click each element `css` selects, as a user would (WebDriver's element click).
+    async fn click_all(&self, css: &str) -> usize {
+        let found = self
+            .cmd(
+                "/elements",
+                Some(json!({"using": "css selector", "value": css})),
+            )
+            .await;
+        let found = found.as_array().cloned().unwrap_or_default();
+        for e in &found {
+            let id = e
+                .as_object()
+                .and_then(|o| o.values().next())
+                .and_then(Value::as_str)
+                .expect("a WebDriver element reference");
+            let v = self
+                .cmd(&format!("/element/{id}/click"), Some(json!({})))
+                .await;
+            assert!(v.is_null(), "clicking {css}: {v}");
+        }
+        found.len()
+    }
+
     async fn goto(&self, url: &str) {
         self.cmd("/url", Some(json!({ "url": url }))).await;
     }
@@ -218,11 +253,12 @@ fn base64(s: &str) -> Vec<u8> {
     out
 }
 
-/// Start `viral standalone`; returns the child and its base URL.
-async fn standalone(dir: &std::path::Path) -> (Child, String) {
+/// Start `viral standalone` on `config` (its `DB` replaced by `dir/viral.db`); returns
+/// the child and its base URL.
+async fn standalone(dir: &std::path::Path, config: &str) -> (Child, String) {
     let cfg = dir.join("viral.toml");
     let db = dir.join("viral.db");
-    std::fs::write(&cfg, CONFIG.replace("DB", &db.display().to_string())).unwrap();
+    std::fs::write(&cfg, config.replace("DB", &db.display().to_string())).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_viral"))
         .args(["standalone", "--config"])
         .arg(&cfg)
@@ -256,7 +292,7 @@ async fn standalone(dir: &std::path::Path) -> (Child, String) {
 async fn the_dashboard_shows_the_demo_spike_live_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let browser = Browser::start().await;
-    let (_viral, base) = standalone(dir.path()).await;
+    let (_viral, base) = standalone(dir.path(), CONFIG).await;
 
     // The overview lists the demo topic, with a link to its page.
     browser.goto(&format!("{base}/")).await;
@@ -366,4 +402,171 @@ async fn the_dashboard_shows_the_demo_spike_live_in_chromium() {
         .await;
     browser.screenshot("backtest.png").await;
     eprintln!("screenshots next to {}", topic_png.display());
+}
+
+/// A topic with a day of stored windows and one incident whose sample posts carry the
+/// links an attacker would send: script, data and whitespace-prefixed script URLs, and a
+/// plain web address.
+const HOSTILE_CONFIG: &str = r#"
+[[topics]]
+name = "ocean-spray"
+terms = ["ocean spray"]
+
+[window]
+size = "30m"
+
+[[detectors]]
+kind = "threshold"
+threshold = 1000
+
+[store.sqlite]
+path = "DB"
+
+[http]
+listen = "127.0.0.1:0"
+
+[log]
+format = "json"
+
+[sources.file]
+path = "POSTS"
+"#;
+
+const SCRIPT: &str = "javascript:void(document.body.dataset.pwned='yes')";
+
+async fn store_hostile_incident(db: &std::path::Path) {
+    use viral_store::Store;
+    let store = viral_store::sqlite::SqliteStore::open(db).unwrap();
+    let start = 1_767_225_600_000i64; // 2026-01-01T00:00:00Z
+    let half_hour = 1_800_000i64;
+    let counts: Vec<viral_core::WindowCount> = (0..48)
+        .map(|i| viral_core::WindowCount {
+            topic: "ocean-spray".into(),
+            window_start: viral_core::time::from_millis(start + i * half_hour),
+            window_end: viral_core::time::from_millis(start + (i + 1) * half_hour),
+            count: if i == 40 { 5000 } else { 100 },
+            samples: vec![],
+        })
+        .collect();
+    store
+        .put_counts(Duration::from_secs(1800), &counts)
+        .await
+        .unwrap();
+    let alert: viral_core::Alert = serde_json::from_value(json!({
+        "id": "ocean-spray:threshold:2026-01-01T20:00:00Z", "topic": "ocean-spray",
+        "detector": "threshold", "status": "firing",
+        "window_start": "2026-01-01T20:00:00Z", "window_end": "2026-01-01T20:30:00Z",
+        "count": 5000, "score": 5.0, "started_at": "2026-01-01T20:00:00Z",
+        "samples": [
+            {"text": "script link", "url": SCRIPT},
+            {"text": "spaced script link", "url": format!("  {SCRIPT}")},
+            {"text": "data link", "url": "data:text/html,<script>parent.document.body.dataset.pwned='yes'</script>"},
+            {"text": "web link", "url": "https://example.com/ok"}
+        ]
+    }))
+    .unwrap();
+    store.put_alert(&alert).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_sample_link_runs_nothing_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let posts = dir.path().join("posts.jsonl");
+    std::fs::write(&posts, "").unwrap();
+    store_hostile_incident(&dir.path().join("viral.db")).await;
+    let config = HOSTILE_CONFIG.replace("POSTS", &posts.display().to_string());
+    let (_viral, base) = standalone(dir.path(), &config).await;
+
+    // The headers: a strict policy, no sniffing, no framing.
+    let page = reqwest::get(format!("{base}/topics/ocean-spray"))
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        page.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let csp = header("content-security-policy");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{directive} missing from {csp:?}");
+    }
+    assert!(!csp.contains("unsafe-inline"), "{csp}");
+    assert_eq!(header("x-content-type-options"), "nosniff");
+
+    let browser = Browser::start().await;
+    // Every policy violation is recorded, from before the page's own scripts run; web
+    // links are kept from leaving the page (script links are left alone).
+    browser
+        .before_every_page(
+            r#"window.violations = [];
+               document.addEventListener('securitypolicyviolation',
+                 (e) => window.violations.push(e.effectiveDirective + ' ' + e.blockedURI));
+               document.addEventListener('click', (e) => {
+                 const a = e.target.closest && e.target.closest('a');
+                 if (a && /^https?:$/.test(a.protocol)) e.preventDefault();
+               });"#,
+        )
+        .await;
+    browser.goto(&format!("{base}/topics/ocean-spray")).await;
+    browser
+        .until(
+            "the incident's four sample posts and the chart",
+            r#"return document.querySelectorAll('#incidents .samples li').length === 4
+                 && !!document.querySelector('#chart svg.chart .fire')"#,
+        )
+        .await;
+    let links = browser
+        .js(r#"return [...document.querySelectorAll('#incidents .samples a')].map(a => a.href)"#)
+        .await;
+    assert_eq!(
+        links,
+        json!(["https://example.com/ok"]),
+        "only the web address is a link"
+    );
+    let texts = browser
+        .js(r#"return [...document.querySelectorAll('#incidents .samples li')].map(li => li.textContent)"#)
+        .await;
+    assert_eq!(
+        texts,
+        json!(["script link", "spaced script link", "data link", "web link"]),
+        "the others are shown as text"
+    );
+    let own = browser.js("return window.violations").await;
+    assert_eq!(
+        own,
+        json!([]),
+        "the dashboard itself breaks none of its policy"
+    );
+
+    // Clicking every sample link runs nothing.
+    assert_eq!(browser.click_all("#incidents .samples a").await, 1);
+    // And a script link that got onto the page anyway is stopped by the policy: clicked,
+    // the browser reports the violation (the event the test waits for) and runs nothing.
+    browser
+        .js(&format!(
+            r#"const a = document.createElement('a');
+               a.id = 'probe'; a.href = "{SCRIPT}"; a.textContent = 'probe';
+               document.querySelector('#incidents').append(a); return 1"#
+        ))
+        .await;
+    assert_eq!(browser.click_all("#probe").await, 1);
+    let blocked = browser
+        .until(
+            "the policy to block the script link",
+            "return window.violations.find((v) => v.startsWith('script-src'))",
+        )
+        .await;
+    assert!(blocked.as_str().unwrap().contains("inline"), "{blocked}");
+    let pwned = browser
+        .js("return document.body.dataset.pwned ?? null")
+        .await;
+    assert_eq!(pwned, Value::Null, "no link ran its script");
+    browser.screenshot("hostile-links.png").await;
 }

@@ -59,12 +59,17 @@ impl WebhookConfig {
 
     /// The URL is an http(s) URL and the timeout is usable; the environment is not read.
     pub(crate) fn check_target(&self) -> Result<(), String> {
-        let url = reqwest::Url::parse(&self.url).map_err(|e| format!("url {:?}: {e}", self.url))?;
+        // The URL is never quoted: a Slack or Teams webhook URL is itself the secret.
+        let url = reqwest::Url::parse(&self.url)
+            .map_err(|e| format!("url: not an absolute http(s) URL ({e})"))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("url {:?}: scheme must be http or https", self.url));
+            return Err(format!(
+                "url: the scheme must be http or https, not {:?}",
+                url.scheme()
+            ));
         }
         if !url.has_host() {
-            return Err(format!("url {:?}: no host", self.url));
+            return Err("url: has no host".into());
         }
         if self.timeout.is_zero() {
             return Err("timeout must be positive".into());

@@ -10,7 +10,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
 use tokio::sync::mpsc;
-use viral_core::time::from_millis;
 use viral_core::{Alert, AlertStatus, Sample};
 
 use super::*;
@@ -71,23 +70,12 @@ async fn serve(app: Router) -> String {
 }
 
 fn alert(status: AlertStatus) -> Alert {
-    Alert {
-        id: "ocean-spray:threshold:2020-09-25T18:00:00Z".into(),
-        topic: "ocean-spray".into(),
-        detector: "threshold".into(),
-        status,
-        window_start: from_millis(1_601_056_800_000),
-        window_end: from_millis(1_601_058_600_000),
-        count: 25_000,
-        expected: None,
-        band: None,
-        score: 1.25,
-        started_at: from_millis(1_601_056_800_000),
-        samples: vec![Sample {
-            text: "Ocean Spray and Dreams".into(),
-            url: Some("https://example.com/1".into()),
-        }],
-    }
+    let mut a = crate::render::tests::alert(vec![Sample {
+        text: "Ocean Spray and Dreams".into(),
+        url: Some("https://example.com/1".into()),
+    }]);
+    a.status = status;
+    a
 }
 
 fn config(url: &str) -> WebhookConfig {
@@ -98,6 +86,14 @@ fn config(url: &str) -> WebhookConfig {
         secret_env: None,
         format: WebhookFormat::Standard,
     }
+}
+
+fn slack_notifier(url: &str) -> WebhookNotifier {
+    WebhookNotifier::new(WebhookConfig {
+        format: WebhookFormat::Slack,
+        ..config(url)
+    })
+    .unwrap()
 }
 
 fn notifier(url: &str, initial_backoff: Duration) -> WebhookNotifier {
@@ -402,11 +398,7 @@ fn config_defaults_durations_and_rejects_unknown_keys() {
 #[tokio::test]
 async fn the_slack_format_posts_text_and_blocks_a_person_can_read() {
     let mut s = server(vec![]).await;
-    let n = WebhookNotifier::new(WebhookConfig {
-        format: WebhookFormat::Slack,
-        ..config(&s.url)
-    })
-    .unwrap();
+    let n = slack_notifier(&s.url);
     let mut a = alert(AlertStatus::Firing);
     a.samples = vec![viral_core::Sample {
         text: "<b>Ocean</b> & spray".into(),
@@ -437,4 +429,74 @@ async fn the_slack_format_posts_text_and_blocks_a_person_can_read() {
         samples,
         "• &lt;b&gt;Ocean&lt;/b&gt; &amp; spray <https://bsky.app/p/1|open>"
     );
+}
+
+#[tokio::test]
+async fn a_slack_message_of_hostile_posts_stays_within_limits_and_links_only_the_web() {
+    let mut s = server(vec![]).await;
+    let n = slack_notifier(&s.url);
+    let mut a = alert(AlertStatus::Firing);
+    let long = "Ocean Spray <3 & more ".repeat(200);
+    a.samples = vec![
+        Sample {
+            text: long.clone(),
+            url: Some("https://evil.example/|Your password expired, sign in".into()),
+        },
+        Sample {
+            text: long.clone(),
+            url: Some("javascript:alert(document.domain)".into()),
+        },
+        Sample {
+            text: long,
+            url: Some("https://example.com/ok".into()),
+        },
+    ];
+    n.notify(&a).await.unwrap();
+    let (_, body) = s.received().pop().unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    for block in v["blocks"].as_array().unwrap() {
+        if let Some(t) = block["text"]["text"].as_str() {
+            assert!(t.chars().count() <= 3000, "{} chars", t.chars().count());
+        }
+    }
+    let samples = v["blocks"].as_array().unwrap().last().unwrap()["text"]["text"]
+        .as_str()
+        .unwrap();
+    assert!(
+        samples.contains("<https://evil.example/%7CYour%20password%20expired,%20sign%20in|open>"),
+        "{samples}"
+    );
+    assert!(!samples.contains("javascript"), "{samples}");
+    assert_eq!(
+        samples.matches("|open>").count(),
+        1,
+        "only the first post fits: {samples}"
+    );
+}
+
+#[test]
+fn an_invalid_url_is_named_but_never_quoted() {
+    for (url, why) in [
+        (
+            "hooks.slack.com/services/T0/B0/XXsecretXX",
+            "not an absolute http(s) URL",
+        ),
+        (
+            "ftp://hooks.example/XXsecretXX",
+            "scheme must be http or https, not \"ftp\"",
+        ),
+        (
+            "https://hooks.example:99999/XXsecretXX",
+            "not an absolute http(s) URL",
+        ),
+        (
+            "https://hooks example/XXsecretXX",
+            "not an absolute http(s) URL",
+        ),
+    ] {
+        let e = config(url).validate().unwrap_err();
+        assert!(e.starts_with("url: "), "{e}");
+        assert!(e.contains(why), "{e}");
+        assert!(!e.contains("XXsecretXX") && !e.contains("hooks"), "{e}");
+    }
 }

@@ -138,22 +138,23 @@ async fn run(
     let mut router = viral_runtime::http::router(metrics.clone(), health.clone());
     if let (Role::Aggregator, Some(store)) = (role, &store) {
         // The aggregator writes the counts, so it serves them: the query API.
-        router = router.merge(viral_api::router(viral_api::QueryState {
-            store: store.clone(),
-            topics: config.topics.iter().map(|t| t.name.clone()).collect(),
-            window_size: config.window.size,
-            clock: Arc::new(viral_runtime::clock::SystemClock),
-            detectors: config.detectors.clone(),
-        }));
+        let clock = Arc::new(viral_runtime::clock::SystemClock);
+        let state = build::query_state(&config, store.clone(), clock);
+        router = router.merge(viral_api::router_with(
+            state,
+            build::query_limits(&config.http),
+        ));
     }
-    let (addr, http) = viral_runtime::http::serve(&config.http.listen, router, shutdown.clone())
-        .await
-        .map_err(|e| {
-            ServiceError::Start(format!(
-                "config key `http.listen`: cannot listen on {}: {e}",
-                config.http.listen
-            ))
-        })?;
+    let listener = config.http.listener(&metrics);
+    let (addr, http) =
+        viral_runtime::http::serve(&config.http.listen, router, listener, shutdown.clone())
+            .await
+            .map_err(|e| {
+                ServiceError::Start(format!(
+                    "config key `http.listen`: cannot listen on {}: {e}",
+                    config.http.listen
+                ))
+            })?;
     tokio::spawn(watch_bus(bus.clone(), health.clone(), shutdown.clone()));
     tracing::info!(service = name, ops = %format!("http://{addr}"), "started");
 

@@ -210,3 +210,16 @@ fn config_reads_path_and_optional_speed_and_rejects_unknown_keys() {
     };
     assert_eq!(empty.validate().unwrap_err().key, "path");
 }
+
+#[tokio::test]
+async fn a_recorded_url_that_is_not_a_web_address_is_dropped_and_the_post_kept() {
+    let lines = [
+        r#"{"id":"1","source":"s","text":"ocean spray","created_at":"2020-09-25T18:00:00Z","url":"javascript:alert(document.domain)"}"#,
+        r#"{"id":"2","source":"s","text":"ocean spray","created_at":"2020-09-25T18:00:01Z","url":"https://example.com/p/2"}"#,
+    ];
+    let f = temp_file(lines.join("\n").as_bytes());
+    let (result, posts) = run_all(source(&f, None)).await;
+    result.unwrap();
+    let urls: Vec<_> = posts.iter().map(|p| p.url.as_deref()).collect();
+    assert_eq!(urls, [None, Some("https://example.com/p/2")]);
+}

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use viral_runtime::server::Limits;
 
 use crate::InvalidConfig;
 
@@ -17,12 +18,24 @@ pub struct HttpIngestConfig {
     pub token_env: String,
     /// Larger request bodies are refused with 413.
     pub max_body_bytes: usize,
+    /// Posts in one request; an array of more is refused with 413 (before the rest is
+    /// parsed), so one request's cost is bounded whatever it holds.
+    pub max_posts: usize,
     /// Requests handled at once; more are refused with 429 and `Retry-After`.
     pub max_in_flight: usize,
     /// How long a request waits for the bus to accept its mentions before it is answered
     /// 503 (its posts may still get through; a retry is de-duplicated per window).
     #[serde(with = "humantime_serde")]
     pub ack_timeout: Duration,
+    /// A request's headers must arrive within this (also how long a kept-alive connection
+    /// may wait for its next request).
+    #[serde(with = "humantime_serde")]
+    pub header_read_timeout: Duration,
+    /// A connection on which nothing is read or written for this long is closed.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Open connections at most; more wait until one closes.
+    pub max_connections: usize,
     /// Values of `source` accepted in posts; empty: any name of ASCII letters, digits,
     /// `.`, `_` and `-`. Listing them bounds the `source` label of the producer's metrics.
     pub allowed_sources: Vec<String>,
@@ -34,14 +47,27 @@ impl Default for HttpIngestConfig {
             listen: "127.0.0.1:8080".into(),
             token_env: "VIRAL_INGEST_TOKEN".into(),
             max_body_bytes: 1 << 20,
+            max_posts: 1000,
             max_in_flight: 64,
             ack_timeout: Duration::from_secs(30),
+            header_read_timeout: Limits::default().header_read_timeout,
+            idle_timeout: Limits::default().idle_timeout,
+            max_connections: Limits::default().max_connections,
             allowed_sources: Vec::new(),
         }
     }
 }
 
 impl HttpIngestConfig {
+    /// The listener's connection limits.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+        }
+    }
+
     /// Check the values; the keys named are relative to `sources.http`. The token's
     /// variable is read when the source is built, by the process that runs it.
     pub fn validate(&self) -> Result<(), InvalidConfig> {
@@ -60,12 +86,18 @@ impl HttpIngestConfig {
         if self.max_body_bytes == 0 {
             return Err(InvalidConfig::new("max_body_bytes", "must be at least 1"));
         }
+        if self.max_posts == 0 {
+            return Err(InvalidConfig::new("max_posts", "must be at least 1"));
+        }
         if self.max_in_flight == 0 {
             return Err(InvalidConfig::new("max_in_flight", "must be at least 1"));
         }
         if self.ack_timeout.is_zero() {
             return Err(InvalidConfig::new("ack_timeout", "must be positive"));
         }
+        self.limits()
+            .check()
+            .map_err(|(key, problem)| InvalidConfig::new(key, problem))?;
         if let Some(bad) = self
             .allowed_sources
             .iter()

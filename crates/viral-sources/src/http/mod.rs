@@ -6,12 +6,13 @@
 //!   the posts go to the producer as one [`Acked`] batch and the answer waits for its
 //!   acknowledgement, so a 202 means the posts are in Kafka, not in a queue that a crash
 //!   could lose;
-//! - 400 with a reason for each bad post (`{"error", "problems": [{"index", "error"}]}`);
-//!   nothing of such a request is accepted, so the client can fix it and resend it whole.
-//!   Fields over viral's bounds (`viral_core::limits`: id 1 KiB, url 2 KiB, author 256
-//!   bytes, lang 35 bytes) are such problems; a long text is not (it is matched whole and
-//!   carried cut to 64 KiB);
-//! - 401 without the right token, 413 for a body over `max_body_bytes`, 429 (with
+//! - 400 with a reason for each bad post (`{"error", "problems": [{"index", "error"}],
+//!   "unlisted_problems"}`, at most 100 listed); nothing of such a request is accepted, so
+//!   the client can fix it and resend it whole. Fields over viral's bounds
+//!   (`viral_core::limits`: id 1 KiB, url 2 KiB, author 256 bytes, lang 35 bytes) are such
+//!   problems; a long text is not (it is matched whole and carried cut to 64 KiB);
+//! - 401 without the right token, 413 for a body over `max_body_bytes` or an array of
+//!   more than `max_posts` posts, 429 (with
 //!   `Retry-After`) when `max_in_flight` requests are already being handled, 503 (with
 //!   `Retry-After`) when the bus has not accepted the posts within `ack_timeout` or the
 //!   producer is gone.
@@ -19,9 +20,12 @@
 //! A retried request whose first attempt did get through is harmless: its posts keep
 //! their ids, and the aggregator counts an id once per window.
 
+mod body;
 mod config;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bounds;
 
 pub use config::HttpIngestConfig;
 
@@ -41,6 +45,9 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use tokio_util::sync::CancellationToken;
 use viral_core::Post;
+use viral_runtime::server::Listener;
+
+use body::{Body, Problems};
 
 use crate::live::SourceMonitor;
 use crate::{Acked, Source, SourceError};
@@ -73,6 +80,7 @@ struct Shared {
     monitor: SourceMonitor,
     allowed: Vec<String>,
     ack_timeout: Duration,
+    max_posts: usize,
     in_flight: Arc<Semaphore>,
 }
 
@@ -105,6 +113,7 @@ impl HttpIngestSource {
             monitor,
             allowed: config.allowed_sources.clone(),
             ack_timeout: config.ack_timeout,
+            max_posts: config.max_posts,
             in_flight: Arc::new(Semaphore::new(config.max_in_flight)),
         });
         Ok(Self {
@@ -156,14 +165,14 @@ impl Source for HttpIngestSource {
         drop(self.shared);
         tracing::info!(listen = ?addr, path = PATH, "http ingest source started");
         monitor.connected();
-        let served = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        let limits = Listener {
+            name: "ingest",
+            limits: self.config.limits(),
+            metrics: monitor.metrics().clone(),
+        };
+        viral_runtime::server::serve(listener, router, limits, shutdown).await;
         monitor.stopped();
-        served.map_err(|e| SourceError::Start {
-            source_name: NAME.to_owned(),
-            problem: format!("the server failed: {e}"),
-        })
+        Ok(())
     }
 }
 
@@ -224,10 +233,19 @@ async fn ingest(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesRejection
             return error(status, rejection.body_text());
         }
     };
-    let items = match serde_json::from_slice::<Value>(&body) {
-        Ok(Value::Array(items)) => items,
-        Ok(one @ Value::Object(_)) => vec![one],
-        Ok(_) => {
+    let items = match body::read(&body, s.max_posts) {
+        Body::Items(items) => items,
+        Body::TooMany => {
+            s.monitor.bad("too_many", &"a request over max_posts");
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "more than {} posts in one request; send them in several",
+                    s.max_posts
+                ),
+            );
+        }
+        Body::Neither => {
             s.monitor
                 .bad("invalid_json", &"neither a Post nor an array");
             return error(
@@ -235,7 +253,7 @@ async fn ingest(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesRejection
                 "expected a Post object or a JSON array of Posts",
             );
         }
-        Err(e) => {
+        Body::NotJson(e) => {
             s.monitor.bad("invalid_json", &e);
             return error(
                 StatusCode::BAD_REQUEST,
@@ -243,24 +261,21 @@ async fn ingest(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesRejection
             );
         }
     };
-    let mut posts = Vec::with_capacity(items.len());
-    let mut problems = Vec::new();
+    let count = items.len();
+    let mut posts = Vec::with_capacity(count);
+    let mut problems = Problems::default();
     for (index, item) in items.into_iter().enumerate() {
         s.monitor.event();
         match check(item, &s.allowed) {
             Ok(post) => posts.push(post),
             Err(problem) => {
                 s.monitor.bad("invalid_post", &problem);
-                problems.push(json!({ "index": index, "error": problem }));
+                problems.add(index, &problem);
             }
         }
     }
     if !problems.is_empty() {
-        let body = json!({
-            "error": format!("{} of {} posts are invalid; none was accepted", problems.len(), problems.len() + posts.len()),
-            "problems": problems,
-        });
-        return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        return (StatusCode::BAD_REQUEST, Json(problems.answer(count))).into_response();
     }
     let accepted = posts.len();
     if accepted == 0 {
@@ -289,7 +304,7 @@ fn check(item: Value, allowed: &[String]) -> Result<Post, String> {
     if !item.is_object() {
         return Err(format!("expected a Post object, got {}", json_kind(&item)));
     }
-    let post: Post = serde_path_to_error::deserialize(item).map_err(|e| {
+    let mut post: Post = serde_path_to_error::deserialize(item).map_err(|e| {
         let path = e.path().to_string();
         if path == "." {
             e.into_inner().to_string()
@@ -313,6 +328,8 @@ fn check(item: Value, allowed: &[String]) -> Result<Post, String> {
             allowed.join(", ")
         ));
     }
+    // A url that is not a web address costs the post its link, not its count.
+    crate::keep_web_url(&mut post);
     Ok(post)
 }
 

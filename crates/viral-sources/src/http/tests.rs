@@ -11,18 +11,18 @@ use tokio::sync::mpsc;
 use super::*;
 use crate::testkit::{within, Running};
 
-const TOKEN: &str = "s3cret-ingest-token";
+pub(super) const TOKEN: &str = "s3cret-ingest-token";
 
-struct Ingest {
-    url: String,
-    acked: mpsc::Receiver<Acked>,
-    monitor: SourceMonitor,
-    run: Running,
-    client: reqwest::Client,
+pub(super) struct Ingest {
+    pub(super) url: String,
+    pub(super) acked: mpsc::Receiver<Acked>,
+    pub(super) monitor: SourceMonitor,
+    pub(super) run: Running,
+    pub(super) client: reqwest::Client,
 }
 
 impl Ingest {
-    fn start(tweak: impl FnOnce(&mut HttpIngestConfig)) -> Self {
+    pub(super) fn start(tweak: impl FnOnce(&mut HttpIngestConfig)) -> Self {
         let mut config = HttpIngestConfig {
             listen: "127.0.0.1:0".into(),
             ..HttpIngestConfig::default()
@@ -41,7 +41,7 @@ impl Ingest {
         }
     }
 
-    fn post(&self, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
+    pub(super) fn post(&self, body: impl Into<reqwest::Body>) -> reqwest::RequestBuilder {
         self.client
             .post(&self.url)
             .bearer_auth(TOKEN)
@@ -50,13 +50,16 @@ impl Ingest {
     }
 
     /// Send in the background, so the test can play the producer meanwhile.
-    fn send(&self, body: &Value) -> tokio::task::JoinHandle<(u16, Value, Option<String>)> {
+    pub(super) fn send(
+        &self,
+        body: &Value,
+    ) -> tokio::task::JoinHandle<(u16, Value, Option<String>)> {
         let request = self.post(body.to_string());
         tokio::spawn(async move { answer(request).await })
     }
 }
 
-async fn answer(request: reqwest::RequestBuilder) -> (u16, Value, Option<String>) {
+pub(super) async fn answer(request: reqwest::RequestBuilder) -> (u16, Value, Option<String>) {
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let retry_after = response
@@ -67,7 +70,7 @@ async fn answer(request: reqwest::RequestBuilder) -> (u16, Value, Option<String>
     (status, body, retry_after)
 }
 
-fn post_json(id: &str) -> Value {
+pub(super) fn post_json(id: &str) -> Value {
     json!({"id": id, "source": "scraper", "text": "Ocean Spray!",
            "created_at": "2020-09-25T18:00:00.123Z", "url": "https://example.com/p/1",
            "an_unknown_field": "is ignored"})

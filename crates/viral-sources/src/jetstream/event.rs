@@ -58,8 +58,12 @@ struct Record {
     langs: Option<Vec<String>>,
 }
 
-/// Parse one text frame.
-pub(crate) fn parse(text: &str) -> Parsed {
+/// How far past the wall clock an event's `time_us` may be: DESIGN.md's bound on event
+/// times (clocks disagree a little; a year 9999 is not a clock's error).
+pub(crate) const MAX_AHEAD_US: i64 = 24 * 3600 * 1_000_000;
+
+/// Parse one text frame; `now_us` is the wall clock, for the range check of `time_us`.
+pub(crate) fn parse(text: &str, now_us: i64) -> Parsed {
     let event: Event = match serde_json::from_str(text) {
         Ok(e) => e,
         Err(e) => {
@@ -71,6 +75,15 @@ pub(crate) fn parse(text: &str) -> Parsed {
         }
     };
     let time_us = event.time_us;
+    // `time_us` becomes the cursor (where a reconnect resumes) and the post's observed
+    // time: one outside the possible range must move neither.
+    if time_us <= 0 || time_us > now_us.saturating_add(MAX_AHEAD_US) {
+        return Parsed::Bad {
+            kind: "invalid_time",
+            detail: format!("time_us {time_us} is not between the Unix epoch and a day from now"),
+            time_us: None,
+        };
+    }
     let bad = |detail: String| Parsed::Bad {
         kind: "invalid_post",
         detail,

@@ -218,7 +218,7 @@ impl JetstreamSource {
             // Something arrived, so this connection works: the next failure starts the
             // backoff afresh.
             backoff.reset();
-            match event::parse(text.as_str()) {
+            match event::parse(text.as_str(), now_us()) {
                 Parsed::Post { post, time_us } => {
                     if !send_or_stop(sink, shutdown, *post).await {
                         return End::Stop;

@@ -379,3 +379,35 @@ fn configuration_errors_name_the_key() {
     };
     assert_eq!(c.validate().unwrap_err().key, "idle_timeout");
 }
+
+#[tokio::test]
+async fn a_time_us_out_of_range_moves_neither_the_cursor_nor_time() {
+    let t1 = 1_725_911_162_000_000;
+    let year_9999 = 253_402_300_799_000_000;
+    let identity_far_ahead = format!(
+        r#"{{"did":"did:plc:abc","time_us":{},"kind":"identity"}}"#,
+        i64::MAX
+    );
+    let (host, _requests) = jetstream_server(vec![vec![
+        Step::Text(post_event("a", t1)),
+        Step::Text(post_event("future", year_9999)),
+        Step::Text(post_event("negative", -5)),
+        Step::Text(identity_far_ahead),
+        Step::Text(post_event("d", t1 + 1)),
+    ]])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut run, monitor, _) = start(config(&host, &dir));
+    assert_eq!(run.next_post().await.text, "ocean spray a");
+    let d = run.next_post().await;
+    assert_eq!(
+        d.text, "ocean spray d",
+        "the out-of-range events are skipped"
+    );
+    assert_eq!(
+        monitor.bad_counts().into_iter().collect::<Vec<_>>(),
+        [("invalid_time", 3)]
+    );
+    run.stop().await;
+    assert_eq!(saved_cursor(&dir).await, (t1 + 1).to_string());
+}

@@ -3,6 +3,7 @@
 
 use html2text::render::TrivialDecorator;
 use serde::Deserialize;
+use viral_core::link::web_url;
 use viral_core::time::parse_rfc3339;
 use viral_core::Post;
 
@@ -71,7 +72,12 @@ pub(crate) fn parse(data: &str, domain: &str) -> Result<Option<Post>, Bad> {
         created_at,
         observed_at: None,
         author: Some(author),
-        url: status.url.or(Some(status.uri)),
+        // `url` is whatever the status's server says; only a web address is a link.
+        url: status
+            .url
+            .as_deref()
+            .and_then(web_url)
+            .or_else(|| web_url(&status.uri)),
         lang: status.language.filter(|l| !l.is_empty()),
     }))
 }

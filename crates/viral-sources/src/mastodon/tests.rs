@@ -514,3 +514,39 @@ fn configuration_errors_name_the_key() {
     };
     assert_eq!(public_only.validate(), Ok(()));
 }
+
+#[tokio::test]
+async fn a_status_url_that_is_not_a_web_address_is_never_passed_on() {
+    let status = |n: u32, url: &str| {
+        let status = json!({"id": n.to_string(), "uri": format!("https://m.example/users/u/statuses/{n}"),
+            "url": url, "created_at": "2024-09-09T19:46:02.000Z",
+            "content": "<p>ocean spray</p>", "account": {"acct": "u"}});
+        format!("event: update\ndata: {status}\n\n")
+    };
+    let body = status(1, "javascript:alert(document.domain)")
+        + &status(2, "data:text/html,<script>alert(1)</script>")
+        + &status(3, "https://m.example/@u/3");
+    let (base, _seen) = mastodon_server(
+        false,
+        vec![(
+            "/api/v1/streaming/hashtag?tag=oceanspray",
+            vec![Reply::Sse { body, close: false }],
+        )],
+    )
+    .await;
+    let (mut run, _monitor, _) = start(config(&base, &["oceanspray"]));
+    let mut urls = Vec::new();
+    for _ in 0..3 {
+        urls.push(run.next_post().await.url);
+    }
+    // The status's own ActivityPub id stands in when `url` is not a web address.
+    assert_eq!(
+        urls,
+        [
+            Some("https://m.example/users/u/statuses/1".to_owned()),
+            Some("https://m.example/users/u/statuses/2".to_owned()),
+            Some("https://m.example/@u/3".to_owned()),
+        ]
+    );
+    run.stop().await;
+}

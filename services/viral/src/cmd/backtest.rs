@@ -15,6 +15,8 @@ use viral_core::{Alert, WindowCount};
 use viral_pipeline::alerter::Judge;
 use viral_pipeline::throttle::Throttle;
 
+use super::replay::{Lines, MAX_LINE_BYTES};
+
 pub fn run(
     config: &Path,
     counts: &str,
@@ -39,19 +41,31 @@ pub fn run(
     // Each topic's windows in window order, whatever the file's order.
     let mut by_topic: BTreeMap<String, Vec<WindowCount>> = BTreeMap::new();
     let (mut windows, mut invalid) = (0u64, 0u64);
-    for (i, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read --counts {counts}"))?;
-        if line.trim().is_empty() {
+    // Through the bounded splitter, not `BufRead::lines`: a line that is not UTF-8 (or is
+    // too long) is one invalid line, not the end of the backtest.
+    let mut lines = Lines::new(reader);
+    let mut line_no = 0u64;
+    while let Some(line) = lines
+        .next_line()
+        .with_context(|| format!("cannot read --counts {counts}"))?
+    {
+        line_no += 1;
+        let Some(line) = line else {
+            invalid += 1;
+            eprintln!("line {line_no}: longer than {MAX_LINE_BYTES} bytes, skipped");
+            continue;
+        };
+        if line.trim_ascii().is_empty() {
             continue;
         }
-        match serde_json::from_str::<WindowCount>(&line) {
+        match serde_json::from_slice::<WindowCount>(line) {
             Ok(w) => {
                 windows += 1;
                 by_topic.entry(w.topic.clone()).or_default().push(w);
             }
             Err(e) => {
                 invalid += 1;
-                eprintln!("line {}: not a WindowCount, skipped: {e}", i + 1);
+                eprintln!("line {line_no}: not a WindowCount, skipped: {e}");
             }
         }
     }

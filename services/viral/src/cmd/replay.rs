@@ -150,14 +150,15 @@ fn write_counts(
     Ok(())
 }
 
-/// Lines of a synchronous reader, through the shared bounded splitter.
-struct Lines<R> {
+/// Lines of a synchronous reader, through the shared bounded splitter (also read by
+/// `viral backtest`).
+pub(crate) struct Lines<R> {
     input: R,
     splitter: LineSplitter,
 }
 
 impl<R: BufRead> Lines<R> {
-    fn new(input: R) -> Self {
+    pub(crate) fn new(input: R) -> Self {
         Self {
             input,
             splitter: LineSplitter::new(MAX_LINE_BYTES),
@@ -165,7 +166,7 @@ impl<R: BufRead> Lines<R> {
     }
 
     /// `Ok(None)` at the end; `Ok(Some(None))` for an over-long line (skipped).
-    fn next_line(&mut self) -> std::io::Result<Option<Option<&[u8]>>> {
+    pub(crate) fn next_line(&mut self) -> std::io::Result<Option<Option<&[u8]>>> {
         let line = loop {
             let available = match self.input.fill_buf() {
                 Ok(b) => b,

@@ -56,24 +56,23 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
     let judge = Judge::new(config.detectors.clone())
         .map_err(|(i, e)| anyhow::anyhow!("config key `detectors[{i}].{e}`"))?;
 
-    let router = viral_runtime::http::router(metrics.clone(), health.clone()).merge(
-        viral_api::router(viral_api::QueryState {
-            store: store.clone(),
-            topics: config.topics.iter().map(|t| t.name.clone()).collect(),
-            window_size: config.window.size,
-            // The demo's windows are in simulated time: "now" for default ranges too.
-            clock: clock.clone(),
-            detectors: config.detectors.clone(),
-        }),
-    );
-    let (addr, http) = viral_runtime::http::serve(&config.http.listen, router, shutdown.clone())
-        .await
-        .with_context(|| {
-            format!(
-                "config key `http.listen`: cannot listen on {}",
-                config.http.listen
-            )
-        })?;
+    // The demo's windows are in simulated time: "now" for default ranges too.
+    let state = viral_pipeline::service::build::query_state(&config, store.clone(), clock.clone());
+    let router =
+        viral_runtime::http::router(metrics.clone(), health.clone()).merge(viral_api::router_with(
+            state,
+            viral_pipeline::service::build::query_limits(&config.http),
+        ));
+    let listener = config.http.listener(&metrics);
+    let (addr, http) =
+        viral_runtime::http::serve(&config.http.listen, router, listener, shutdown.clone())
+            .await
+            .with_context(|| {
+                format!(
+                    "config key `http.listen`: cannot listen on {}",
+                    config.http.listen
+                )
+            })?;
 
     let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
     let agg = Aggregator::new(
