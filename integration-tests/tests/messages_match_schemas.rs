@@ -97,9 +97,11 @@ async fn every_emitted_message_validates() {
     let mut engine = WindowEngine::new(config.window_spec().unwrap()).with_samples(5);
     let mut closed: Vec<WindowCount> = Vec::new();
     for m in &mentions {
-        engine.push(MentionRef::of(m, 0), &mut closed);
+        engine.push(MentionRef::of(m, 0));
+        closed.extend(engine.closed());
     }
-    engine.flush(&mut closed);
+    engine.flush();
+    closed.extend(engine.closed());
     let count_schema = Schema::load("window_count");
     assert!(closed.iter().any(|w| !w.samples.is_empty()));
     assert!(closed.iter().any(|w| w.count == 0) || closed.iter().all(|w| w.count > 0));

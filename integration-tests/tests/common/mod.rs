@@ -305,13 +305,15 @@ fn expected(
         for (offset, payload) in records {
             match serde_json::from_slice::<Mention>(payload) {
                 Ok(m) => {
-                    engine.push(MentionRef::of(&m, *offset as u64), &mut out);
+                    engine.push(MentionRef::of(&m, *offset as u64));
+                    out.extend(engine.closed());
                 }
                 Err(_) => poison += 1,
             }
         }
         if flush {
-            engine.flush(&mut out);
+            engine.flush();
+            out.extend(engine.closed());
         }
     }
     sort(&mut out);
