@@ -4,9 +4,13 @@
 //! posts that came with an acknowledgement (the HTTP ingest's [`Acked`] batches) are
 //! acknowledged exactly then.
 //!
-//! Posts without `observed_at` are stamped with the clock on arrival: event time is the
-//! earlier of `created_at` and `observed_at`, so a post claiming to be from the far future
-//! cannot drag the watermark (and every topic's zero-count windows) along with it.
+//! Posts from live sources (the networks, the HTTP ingest) are stamped `observed_at` with
+//! the clock on arrival, replacing whatever the client sent: event time is the earlier of
+//! `created_at` and `observed_at`, and the watermark follows `observed_at` less
+//! `window.max_delay`, so a post's own clock can neither drag the watermark into the
+//! future nor reopen the past. Posts from sources that keep their own time (a recording,
+//! the demo's generator; [`Source::keeps_time`](viral_sources::Source::keeps_time)) come
+//! on their own input and keep theirs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +24,29 @@ use viral_runtime::clock::SharedClock;
 use viral_runtime::metrics::{Metrics, SourceLabel, StageLabel, TopicLabel};
 use viral_sources::Acked;
 
-/// Run until `posts` is closed (all sources finished or stopped), publishing to the
-/// default mentions topic.
+/// What the producer reads: posts from the sources, by whether their time is trusted.
+pub struct Inputs {
+    /// Posts from live sources: `observed_at` is stamped on arrival.
+    pub live: mpsc::Receiver<Post>,
+    /// Posts from sources that keep their own time: taken as they are.
+    pub recorded: mpsc::Receiver<Post>,
+    /// The HTTP ingest's batches (live: stamped on arrival too).
+    pub acked: mpsc::Receiver<Acked>,
+}
+
+impl Inputs {
+    /// Only live posts (the other inputs are closed from the start).
+    pub fn live(live: mpsc::Receiver<Post>) -> Self {
+        Self {
+            live,
+            recorded: mpsc::channel(1).1,
+            acked: mpsc::channel(1).1,
+        }
+    }
+}
+
+/// Run until `posts` (from live sources) is closed, publishing to the default mentions
+/// topic.
 pub async fn run(
     posts: mpsc::Receiver<Post>,
     matcher: Arc<TopicMatcher>,
@@ -29,30 +54,36 @@ pub async fn run(
     clock: SharedClock,
     metrics: Metrics,
 ) -> Result<(), BusError> {
-    // No acknowledged input: a channel whose sender is already gone.
-    let (_, acked) = mpsc::channel(1);
-    run_to(topics::MENTIONS, posts, acked, matcher, bus, clock, metrics).await
+    run_to(
+        topics::MENTIONS,
+        Inputs::live(posts),
+        matcher,
+        bus,
+        clock,
+        metrics,
+    )
+    .await
 }
 
-/// Run until both `posts` and `acked` are closed, publishing to `topic`. A publish the
-/// bus refuses (broker unreachable past its own retries) is retried with backoff: the
-/// post is not acknowledged until it is in, and the sources wait meanwhile.
+/// Run until every input is closed, publishing to `topic`. A publish the bus refuses
+/// (broker unreachable past its own retries) is retried with backoff: the post is not
+/// acknowledged until it is in, and the sources wait meanwhile.
 ///
 /// `acked` batches (the HTTP ingest's) are matched and published with the other posts;
 /// each one's `done` is completed right after the publish that carried its mentions, and
 /// dropped unsent if the bus is closed first (see [`Acked`]).
 pub async fn run_to(
     topic: &str,
-    posts: mpsc::Receiver<Post>,
-    acked: mpsc::Receiver<Acked>,
+    inputs: Inputs,
     matcher: Arc<TopicMatcher>,
     bus: Arc<dyn Bus>,
     clock: SharedClock,
     metrics: Metrics,
 ) -> Result<(), BusError> {
     let mut input = Input {
-        posts: Some(posts),
-        acked: Some(acked),
+        live: Some(inputs.live),
+        recorded: Some(inputs.recorded),
+        acked: Some(inputs.acked),
     };
     let (mut scratch, mut ids) = (viral_core::matcher::Scratch::default(), Vec::new());
     let out = StageLabel { stage: "producer" };
@@ -64,16 +95,17 @@ pub async fn run_to(
         let mut next = Some(first);
         let mut taken = 0;
         while let Some(item) = next.take() {
-            let posts = match item {
-                Item::Post(post) => vec![post],
+            let (posts, live) = match item {
+                Item::Live(post) => (vec![post], true),
+                Item::Recorded(post) => (vec![post], false),
                 Item::Acked(Acked { posts, done }) => {
                     acks.push(done);
-                    posts
+                    (posts, true)
                 }
             };
             for mut post in posts {
                 taken += 1;
-                if post.observed_at.is_none() {
+                if live {
                     post.observed_at = Some(from_millis(clock.now_ms()));
                 }
                 let source = SourceLabel {
@@ -125,63 +157,54 @@ pub async fn run_to(
 
 /// One thing taken from the sources.
 enum Item {
-    Post(Post),
+    Live(Post),
+    Recorded(Post),
     Acked(Acked),
 }
 
-/// The producer's two inputs; each is dropped once closed, and the input ends when both
-/// are.
+/// The producer's inputs; each is dropped once closed, and the input ends when all are.
 struct Input {
-    posts: Option<mpsc::Receiver<Post>>,
+    live: Option<mpsc::Receiver<Post>>,
+    recorded: Option<mpsc::Receiver<Post>>,
     acked: Option<mpsc::Receiver<Acked>>,
+}
+
+/// The next item of an input, or never if it is closed (so `select!` waits on the rest).
+async fn next_of<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Input {
     async fn recv(&mut self) -> Option<Item> {
-        loop {
-            let item = match (&mut self.posts, &mut self.acked) {
-                (None, None) => return None,
-                (Some(p), None) => match p.recv().await {
-                    Some(post) => Some(Item::Post(post)),
-                    None => {
-                        self.posts = None;
-                        None
-                    }
+        while self.live.is_some() || self.recorded.is_some() || self.acked.is_some() {
+            tokio::select! {
+                post = next_of(&mut self.live) => match post {
+                    Some(post) => return Some(Item::Live(post)),
+                    None => self.live = None,
                 },
-                (None, Some(a)) => match a.recv().await {
-                    Some(acked) => Some(Item::Acked(acked)),
-                    None => {
-                        self.acked = None;
-                        None
-                    }
+                post = next_of(&mut self.recorded) => match post {
+                    Some(post) => return Some(Item::Recorded(post)),
+                    None => self.recorded = None,
                 },
-                (Some(p), Some(a)) => tokio::select! {
-                    post = p.recv() => match post {
-                        Some(post) => Some(Item::Post(post)),
-                        None => {
-                            self.posts = None;
-                            None
-                        }
-                    },
-                    acked = a.recv() => match acked {
-                        Some(acked) => Some(Item::Acked(acked)),
-                        None => {
-                            self.acked = None;
-                            None
-                        }
-                    },
+                acked = next_of(&mut self.acked) => match acked {
+                    Some(acked) => return Some(Item::Acked(acked)),
+                    None => self.acked = None,
                 },
-            };
-            if item.is_some() {
-                return item;
             }
         }
+        None
     }
 
     /// Something already waiting, without waiting.
     fn try_recv(&mut self) -> Option<Item> {
-        if let Some(post) = self.posts.as_mut().and_then(|p| p.try_recv().ok()) {
-            return Some(Item::Post(post));
+        if let Some(post) = self.live.as_mut().and_then(|p| p.try_recv().ok()) {
+            return Some(Item::Live(post));
+        }
+        if let Some(post) = self.recorded.as_mut().and_then(|p| p.try_recv().ok()) {
+            return Some(Item::Recorded(post));
         }
         self.acked
             .as_mut()
@@ -273,10 +296,36 @@ mod tests {
         ))
         .await
         .unwrap();
+        // A client that says it wrote and saw the post a month from now.
+        tx.send(post(
+            "4",
+            "alpha",
+            "2020-10-25T18:00:00Z",
+            Some("2020-10-25T18:00:00Z"),
+        ))
+        .await
+        .unwrap();
         drop(tx);
+        // A recording keeps the time it carries.
+        let (rec_tx, recorded) = mpsc::channel(4);
+        rec_tx
+            .send(post(
+                "5",
+                "alpha",
+                "2020-09-25T12:00:00Z",
+                Some("2020-09-25T12:00:02Z"),
+            ))
+            .await
+            .unwrap();
+        drop(rec_tx);
         let metrics = Metrics::new();
-        run(
-            rx,
+        let inputs = Inputs {
+            recorded,
+            ..Inputs::live(rx)
+        };
+        run_to(
+            topics::MENTIONS,
+            inputs,
             matcher,
             bus.clone(),
             Arc::new(Fixed(now)),
@@ -285,28 +334,39 @@ mod tests {
         .await
         .unwrap();
         let mut got = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..5 {
             let m = sub.recv().await.unwrap();
             let mention: Mention = serde_json::from_slice(&m.payload).unwrap();
             assert_eq!(m.key, mention.topic);
             let t = mention.post.event_time();
-            got.push((mention.topic, mention.post.id, t));
+            let observed = mention.post.observed_at.map(|o| to_millis(&o));
+            got.push((mention.post.id, mention.topic, t, observed));
         }
+        got.sort();
+        let hour = 3_600_000;
         assert_eq!(
             got,
             [
-                ("a".to_string(), "1".to_string(), now),
-                ("b".to_string(), "1".to_string(), now),
-                ("b".to_string(), "3".to_string(), now - 60_000),
+                ("1".to_string(), "a".to_string(), now, Some(now)),
+                ("1".to_string(), "b".to_string(), now, Some(now)),
+                // The client's observed_at is replaced by the arrival.
+                ("3".to_string(), "b".to_string(), now - 60_000, Some(now)),
+                ("4".to_string(), "a".to_string(), now, Some(now)),
+                (
+                    "5".to_string(),
+                    "a".to_string(),
+                    now - 6 * hour,
+                    Some(now - 6 * hour + 2_000)
+                ),
             ]
         );
         let text = metrics.encode();
         assert!(
-            text.contains(r#"viral_posts_received_total{source="test"} 3"#),
+            text.contains(r#"viral_posts_received_total{source="test"} 5"#),
             "{text}"
         );
         assert!(
-            text.contains(r#"viral_posts_matched_total{source="test"} 2"#),
+            text.contains(r#"viral_posts_matched_total{source="test"} 4"#),
             "{text}"
         );
     }

@@ -154,6 +154,10 @@ impl Source for FileSource {
         NAME
     }
 
+    fn keeps_time(&self) -> bool {
+        true
+    }
+
     async fn run(
         self: Box<Self>,
         sink: mpsc::Sender<Post>,
