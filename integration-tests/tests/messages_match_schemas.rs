@@ -73,9 +73,17 @@ async fn every_emitted_message_validates() {
     let matcher = Arc::new(config.matcher().unwrap());
     let bus_dyn: Arc<dyn Bus> = bus.clone();
     let clock = Arc::new(viral_runtime::clock::SystemClock);
-    viral_pipeline::producer::run(rx, matcher, bus_dyn, clock, Metrics::new())
-        .await
-        .unwrap();
+    // The generator's posts keep their own time, as the synthetic source's do.
+    viral_pipeline::producer::run_to(
+        topics::MENTIONS,
+        viral_pipeline::producer::Inputs::recorded(rx),
+        matcher,
+        bus_dyn,
+        clock,
+        Metrics::new(),
+    )
+    .await
+    .unwrap();
     let mention_schema = Schema::load("mention");
     let mut mentions = Vec::new();
     // The producer has finished, so everything it published is queued; stop at the end.

@@ -43,6 +43,14 @@ impl Inputs {
             acked: mpsc::channel(1).1,
         }
     }
+
+    /// Only posts that keep their own time (the other inputs are closed from the start).
+    pub fn recorded(recorded: mpsc::Receiver<Post>) -> Self {
+        Self {
+            recorded,
+            ..Self::live(mpsc::channel(1).1)
+        }
+    }
 }
 
 /// Run until `posts` (from live sources) is closed, publishing to the default mentions
@@ -320,8 +328,8 @@ mod tests {
         drop(rec_tx);
         let metrics = Metrics::new();
         let inputs = Inputs {
-            recorded,
-            ..Inputs::live(rx)
+            live: rx,
+            ..Inputs::recorded(recorded)
         };
         run_to(
             topics::MENTIONS,

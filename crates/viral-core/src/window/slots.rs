@@ -59,6 +59,7 @@ impl Slots {
         // From the back: the newest windows are where mentions land.
         match self.0.back() {
             Some((last, _)) if *last < start => self.0.len(),
+            Some((last, _)) if *last == start => self.0.len() - 1,
             _ => self.0.partition_point(|(s, _)| *s < start),
         }
     }
