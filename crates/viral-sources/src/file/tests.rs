@@ -343,7 +343,8 @@ async fn a_post_more_than_a_day_ahead_of_the_clock_is_invalid_and_never_waited_f
     let text = [
         post_line("a", "2026-01-10T11:00:00Z"),
         post_line("far", "9999-12-31T23:59:59Z"),
-        post_line("tomorrow", "2026-01-11T12:00:00Z"),
+        // An hour past the limit of a day ahead.
+        post_line("tomorrow", "2026-01-11T13:00:00Z"),
         post_line("b", "2026-01-10T11:30:00Z"),
     ]
     .join("\n");
