@@ -145,6 +145,14 @@ echo "compose-go: ok"
 python3 deploy/checks.py compose docker-compose.yml .env.example deploy/schemas/compose-spec.json || die "docker-compose.yml / .env.example"
 viral_config_ok deploy/compose/viral.toml deploy/compose/viral.toml
 echo "deploy/compose/viral.toml: loads in viral"
+# The producers add their source from the environment (the demo's or a file): each
+# combination must load too.
+for source in SYNTHETIC__SPEED=120.0 FILE__PATH=/var/lib/viral/posts.jsonl; do
+  env -u VIRAL_CONFIG "VIRAL__SOURCES__$source" \
+    "$VIRAL" migrate --print --config deploy/compose/viral.toml >/dev/null 2>"$WORK/cql.err" \
+    || { cat "$WORK/cql.err" >&2; die "deploy/compose/viral.toml with VIRAL__SOURCES__$source: viral refuses it"; }
+done
+echo "deploy/compose/viral.toml with each producer's source: loads in viral"
 "$PROMTOOL" check config --syntax-only deploy/compose/prometheus.yml || die "promtool: deploy/compose/prometheus.yml"
 
 # ---------------------------------------------------------------- 2. chart

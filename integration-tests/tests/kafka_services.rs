@@ -17,17 +17,6 @@ fn brokers() -> String {
     viral_integration_tests::kafka::bootstrap()
 }
 
-/// Run the producer over the deployment's posts file to the end.
-fn produce(d: &Deployment) {
-    let mut producer = Service::start("viral-producer", "producer", &d.config, &[], d.logs());
-    let status = producer.wait();
-    assert!(
-        status.success(),
-        "producer failed:\n{}",
-        producer.log_tail()
-    );
-}
-
 /// The SQLite store's counts, every topic, sorted like [`sort`].
 async fn stored_counts(d: &Deployment) -> Vec<WindowCount> {
     all_stored_counts(&viral_store::sqlite::SqliteStore::open(&d.db).unwrap()).await
@@ -52,23 +41,7 @@ async fn posts_in_counts_out_equal_to_viral_replay_and_alerts_follow() {
         d.logs(),
     );
     let mut alerter = Service::start("viral-alerter", "alerter", &d.config, &[], d.logs());
-    produce(&d);
-    Awaited::default()
-        .until(&mut counts, |o| o.has_all(&want))
-        .await;
-
-    // SIGTERM: each commits and exits cleanly.
-    assert!(
-        aggregator.terminate().success(),
-        "{}",
-        aggregator.log_tail()
-    );
-    let got = decode_counts(&read_all(&d.brokers, &d.topic("counts")));
-    assert_exact(
-        &without_samples(got.clone()),
-        &want,
-        "counts topic vs viral replay",
-    );
+    let got = produce_and_count(&d, &mut counts, &mut aggregator, &want).await;
     // The store keeps counts, not the sample posts.
     assert_eq!(
         stored_counts(&d).await,

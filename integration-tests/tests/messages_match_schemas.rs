@@ -73,9 +73,18 @@ async fn every_emitted_message_validates() {
     let matcher = Arc::new(config.matcher().unwrap());
     let bus_dyn: Arc<dyn Bus> = bus.clone();
     let clock = Arc::new(viral_runtime::clock::SystemClock);
-    viral_pipeline::producer::run(rx, matcher, bus_dyn, clock, Metrics::new())
-        .await
-        .unwrap();
+    // The generator's posts keep their own time, as the synthetic source's do.
+    viral_pipeline::producer::Producer {
+        matcher,
+        bus: bus_dyn,
+        clock,
+        metrics: Metrics::new(),
+        health: viral_runtime::health::Health::new(),
+        topics: viral_bus::TopicNames::default(),
+    }
+    .run(viral_pipeline::producer::Inputs::recorded(rx))
+    .await
+    .unwrap();
     let mention_schema = Schema::load("mention");
     let mut mentions = Vec::new();
     // The producer has finished, so everything it published is queued; stop at the end.
@@ -97,9 +106,11 @@ async fn every_emitted_message_validates() {
     let mut engine = WindowEngine::new(config.window_spec().unwrap()).with_samples(5);
     let mut closed: Vec<WindowCount> = Vec::new();
     for m in &mentions {
-        engine.push(MentionRef::of(m, 0), &mut closed);
+        engine.push(MentionRef::of(m, 0));
+        closed.extend(engine.closed());
     }
-    engine.flush(&mut closed);
+    engine.flush();
+    closed.extend(engine.closed());
     let count_schema = Schema::load("window_count");
     assert!(closed.iter().any(|w| !w.samples.is_empty()));
     assert!(closed.iter().any(|w| w.count == 0) || closed.iter().all(|w| w.count > 0));

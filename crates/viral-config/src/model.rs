@@ -49,6 +49,14 @@ pub struct WindowConfig {
     pub hop: Option<Duration>,
     #[serde(default = "default_lateness", with = "humantime_serde")]
     pub lateness: Duration,
+    /// A post seen more than this after it was written is late: the watermark follows
+    /// `observed_at − max_delay`, so a backdated post cannot reopen the past.
+    #[serde(default = "default_max_delay", with = "humantime_serde")]
+    pub max_delay: Duration,
+}
+
+fn default_max_delay() -> Duration {
+    viral_core::window::DEFAULT_MAX_DELAY
 }
 
 fn default_lateness() -> Duration {
@@ -410,7 +418,8 @@ impl Config {
     /// The window geometry (checked by validation, so this fails only on a `Config`
     /// built by hand).
     pub fn window_spec(&self) -> Result<WindowSpec, viral_core::window::SpecError> {
-        WindowSpec::new(self.window.size, self.window.hop, self.window.lateness)
+        WindowSpec::new(self.window.size, self.window.hop, self.window.lateness)?
+            .with_max_delay(self.window.max_delay)
     }
 
     pub fn topic_specs(&self) -> Vec<TopicSpec> {

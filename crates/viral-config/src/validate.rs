@@ -4,7 +4,6 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use viral_core::matcher::MatcherError;
-use viral_core::WindowSpec;
 
 use crate::load::ConfigError;
 use crate::model::{BusKind, Config, StoreKind};
@@ -37,7 +36,7 @@ fn section(
 
 pub(crate) fn validate(c: &Config) -> Result<(), ConfigError> {
     topics(c)?;
-    WindowSpec::new(c.window.size, c.window.hop, c.window.lateness)
+    c.window_spec()
         .map_err(|e| ConfigError::invalid("window", e.to_string()))?;
     detectors(c)?;
     section(

@@ -45,6 +45,30 @@ fn the_demo_config_is_valid() {
 }
 
 #[test]
+fn max_delay_defaults_to_an_hour_and_is_checked() {
+    let c = load_str(GOOD).unwrap();
+    assert_eq!(c.window_spec().unwrap().max_delay(), 3_600_000);
+    let c = load_str(&GOOD.replace(
+        "lateness = \"1m\"",
+        "lateness = \"1m\"\nmax_delay = \"15m\"",
+    ))
+    .unwrap();
+    assert_eq!(c.window_spec().unwrap().max_delay(), 900_000);
+    for (value, problem) in [("0s", "at least 1ms"), ("400d", "too large")] {
+        let e = err(&GOOD.replace(
+            "lateness = \"1m\"",
+            &format!("lateness = \"1m\"\nmax_delay = \"{value}\""),
+        ));
+        assert!(e.contains("window.max_delay") && e.contains(problem), "{e}");
+    }
+    let e = err(&GOOD.replace(
+        "lateness = \"1m\"",
+        "lateness = \"1m\"\nmax_delay = \"soon\"",
+    ));
+    assert!(e.contains("max_delay"), "{e}");
+}
+
+#[test]
 fn hop_defaults_to_size() {
     let c = load_str(&GOOD.replace("hop = \"10m\"\n", "")).unwrap();
     assert_eq!(c.window_spec().unwrap().hop(), 1_800_000);

@@ -8,9 +8,11 @@
 //!
 //! - [`model`]: the messages that cross the bus and land in the store (`Post`, `Mention`,
 //!   `WindowCount`, `Alert`), with their serde shapes pinned by DESIGN.md and `schemas/`.
-//! - [`time`]: millisecond timestamps, RFC 3339 parsing and printing, event-time rule.
+//! - [`time`]: millisecond timestamps, RFC 3339 parsing and printing, event-time rule and
+//!   the one-day limit on dates ahead of the clock.
 //! - [`matcher`]: decides which tracked topics a post mentions (NFKC, lower-case, word runs).
-//! - [`window`]: the incremental windowing engine: feed one mention, get closed windows back.
+//! - [`window`]: the incremental windowing engine: feed one mention, take out the windows
+//!   it closed.
 //! - [`detect`]: detectors (is this window abnormal?), their `[[detectors]]` config, and
 //!   incidents (one `firing`, one `resolved` per episode).
 //! - [`lines`]: bounded line splitting for JSONL inputs (replay, the file source).

@@ -43,6 +43,17 @@ pub fn event_time(created_at: &DateTime<Utc>, observed_at: Option<&DateTime<Utc>
     }
 }
 
+/// How far past the clock an event time may lie: a post dated later than this is invalid
+/// (DESIGN.md), because no real post is written tomorrow and a date far ahead would only
+/// serve to stall windows or the pacing of a recording.
+pub const MAX_AHEAD: Millis = 24 * 3600 * 1000;
+
+/// Whether an event time is more than [`MAX_AHEAD`] after `now` (the wall clock, or the
+/// demo's simulated clock), which makes its post invalid.
+pub fn too_far_ahead(event_time: Millis, now: Millis) -> bool {
+    event_time > now.saturating_add(MAX_AHEAD)
+}
+
 /// Serde adapter for `DateTime<Utc>` fields: RFC 3339 in, RFC 3339 with `Z` out.
 pub mod rfc3339 {
     use chrono::{DateTime, Utc};
@@ -98,6 +109,15 @@ mod tests {
     fn offsets_are_converted_to_utc() {
         let t = parse_rfc3339("2020-09-25T20:00:00+02:00").unwrap();
         assert_eq!(format_rfc3339(&t), "2020-09-25T18:00:00Z");
+    }
+
+    #[test]
+    fn more_than_a_day_ahead_is_too_far() {
+        let now = 1_000_000;
+        assert!(!too_far_ahead(now + MAX_AHEAD, now));
+        assert!(too_far_ahead(now + MAX_AHEAD + 1, now));
+        assert!(!too_far_ahead(Millis::MIN, now));
+        assert!(!too_far_ahead(Millis::MAX, Millis::MAX));
     }
 
     #[test]

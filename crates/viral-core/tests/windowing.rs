@@ -2,6 +2,7 @@
 //! checked on random streams against a deliberately naive model of the pinned rules.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::time::Duration;
 
 use proptest::prelude::*;
 use viral_core::time::{from_millis, to_millis};
@@ -13,6 +14,8 @@ struct M {
     topic: &'static str,
     id: u8,
     t: i64,
+    /// `observed_at`, when the mention carries one.
+    o: Option<i64>,
 }
 
 fn mention_ref<'a>(m: &'a M, id: &'a str) -> MentionRef<'a> {
@@ -20,6 +23,7 @@ fn mention_ref<'a>(m: &'a M, id: &'a str) -> MentionRef<'a> {
         topic: m.topic,
         id,
         event_time: m.t,
+        observed_at: m.o,
         text: "",
         url: None,
         seq: 0,
@@ -41,27 +45,25 @@ fn rows(out: &[WindowCount]) -> Vec<Row> {
         .collect()
 }
 
-/// Feed `ms` in chunks of `chunk` (a fresh output buffer per chunk), then flush.
+/// Feed `ms`, taking the due windows out after every `chunk` mentions, then flush.
 fn run(spec: WindowSpec, ms: &[M], chunk: usize) -> (Vec<Row>, Vec<Outcome>) {
     let mut e = WindowEngine::new(spec);
     let (mut all, mut outcomes) = (Vec::new(), Vec::new());
     for c in ms.chunks(chunk.max(1)) {
-        let mut out = Vec::new();
         for m in c {
             let id = m.id.to_string();
-            outcomes.push(e.push(mention_ref(m, &id), &mut out));
+            outcomes.push(e.push(mention_ref(m, &id)));
         }
-        all.extend(rows(&out));
+        all.extend(rows(&e.closed().collect::<Vec<_>>()));
     }
-    let mut out = Vec::new();
-    e.flush(&mut out);
-    all.extend(rows(&out));
+    e.flush();
+    all.extend(rows(&e.closed().collect::<Vec<_>>()));
     (all, outcomes)
 }
 
 /// DESIGN.md's rules, transcribed as literally as possible, with no attention to cost.
 fn reference(spec: WindowSpec, ms: &[M]) -> (Vec<Row>, Vec<Outcome>) {
-    let (size, hop, late) = (spec.size(), spec.hop(), spec.lateness());
+    let (size, hop, late, max_delay) = (spec.size(), spec.hop(), spec.lateness(), spec.max_delay());
     let mut w: Option<i64> = None;
     let mut max_et: Option<i64> = None;
     let mut counted: BTreeMap<(&str, i64), (u64, HashSet<u8>)> = BTreeMap::new();
@@ -93,6 +95,9 @@ fn reference(spec: WindowSpec, ms: &[M]) -> (Vec<Row>, Vec<Outcome>) {
     for m in ms {
         max_et = Some(max_et.map_or(m.t, |x: i64| x.max(m.t)));
         w = Some(w.map_or(m.t - late, |x| x.max(m.t - late)));
+        if let Some(o) = m.o {
+            w = w.map(|x| x.max(o - max_delay));
+        }
         let wv = w.unwrap();
         close(
             wv,
@@ -135,7 +140,22 @@ fn spec(size: i64, hop: i64, lateness: i64) -> WindowSpec {
 }
 
 fn m(topic: &'static str, id: u8, t: i64) -> M {
-    M { topic, id, t }
+    M {
+        topic,
+        id,
+        t,
+        o: None,
+    }
+}
+
+/// A mention seen at `o` (its event time is the earlier of `t` and `o`).
+fn seen(topic: &'static str, id: u8, t: i64, o: i64) -> M {
+    M {
+        topic,
+        id,
+        t: t.min(o),
+        o: Some(o),
+    }
 }
 
 #[test]
@@ -237,12 +257,11 @@ fn out_of_order_mention_extends_a_topic_backwards() {
 #[test]
 fn idle_advance_closes_windows_during_silence() {
     let mut e = WindowEngine::new(spec(10, 10, 2));
-    let mut out = Vec::new();
-    e.push(mention_ref(&m("a", 1, 5), "1"), &mut out);
-    assert!(out.is_empty());
-    e.advance_to(35, &mut out);
+    e.push(mention_ref(&m("a", 1, 5), "1"));
+    assert_eq!(e.pop_closed(), None);
+    e.advance_to(35);
     assert_eq!(
-        rows(&out),
+        rows(&e.closed().collect::<Vec<_>>()),
         [
             ("a".to_string(), 0, 10, 1),
             ("a".to_string(), 10, 20, 0),
@@ -250,6 +269,118 @@ fn idle_advance_closes_windows_during_silence() {
         ]
     );
     assert_eq!(e.stats().windows, 3);
+}
+
+const MIN: i64 = 60_000;
+const DAY: i64 = 24 * 60 * MIN;
+/// 2026-01-01T00:00:00Z: "now" for the tests below.
+const NOW: i64 = 1_767_225_600_000;
+
+#[test]
+fn a_backdated_first_post_does_not_open_the_past() {
+    // Written (it says) a month ago, seen now: the watermark follows the observation.
+    let s = spec(10 * MIN, 10 * MIN, MIN);
+    let input = [
+        seen("a", 1, NOW - 30 * DAY, NOW),
+        seen("a", 2, NOW, NOW + 1),
+    ];
+    let (out, outcomes) = run(s, &input, 1);
+    assert_eq!(outcomes, [Outcome::Late, Outcome::Counted]);
+    assert_eq!(out, [("a".to_string(), NOW, NOW + 10 * MIN, 1)]);
+    assert_eq!(out, reference(s, &input).0);
+}
+
+#[test]
+fn a_post_from_the_future_is_counted_when_seen_and_moves_nothing() {
+    // created_at a month ahead, observed now: event time is now, and a post a minute
+    // later still counts.
+    let s = spec(10 * MIN, 10 * MIN, MIN);
+    let input = [
+        seen("a", 1, NOW + 30 * DAY, NOW),
+        seen("a", 2, NOW + MIN, NOW + MIN),
+        seen("a", 3, NOW + 11 * MIN, NOW + 11 * MIN),
+    ];
+    let (out, outcomes) = run(s, &input, 1);
+    assert_eq!(outcomes, [Outcome::Counted; 3]);
+    assert_eq!(
+        out,
+        [
+            ("a".to_string(), NOW, NOW + 10 * MIN, 2),
+            ("a".to_string(), NOW + 10 * MIN, NOW + 20 * MIN, 1)
+        ]
+    );
+}
+
+#[test]
+fn a_month_of_windows_closed_at_once_comes_out_one_at_a_time() {
+    let s = spec(MIN, MIN, 0);
+    let mut e = WindowEngine::new(s);
+    e.push(mention_ref(&m("a", 1, NOW), "1"));
+    e.push(mention_ref(&m("b", 2, NOW), "2"));
+    assert_eq!(
+        e.push(mention_ref(&m("a", 3, NOW + 30 * DAY), "3")),
+        Outcome::Counted
+    );
+    // Due: the two counted windows, then 43,199 empty ones per topic, ending before the
+    // last mention's window. Until the counted ones are out a checkpoint would lose them.
+    assert!(!e.settled());
+    let first: Vec<Row> = rows(&[e.pop_closed().unwrap(), e.pop_closed().unwrap()]);
+    assert_eq!(
+        first,
+        [
+            ("a".to_string(), NOW, NOW + MIN, 1),
+            ("b".to_string(), NOW, NOW + MIN, 1)
+        ]
+    );
+    assert!(e.settled(), "only empty windows are left");
+    let (mut n, mut last_end, mut held) = (2u64, NOW + MIN, 0);
+    while let Some(w) = e.pop_closed() {
+        let end = to_millis(&w.window_end);
+        assert!(end >= last_end, "in order of window end");
+        assert_eq!(w.count, 0);
+        last_end = end;
+        n += 1;
+        held = held.max(e.open_windows());
+    }
+    assert_eq!(n, 2 * 30 * 24 * 60);
+    assert!(
+        held <= 1,
+        "the engine holds only the open window, not the closed ones"
+    );
+    assert_eq!(e.stats().windows, n);
+}
+
+#[test]
+fn windows_past_the_latest_event_wait_for_it() {
+    // A post seen long after it was written moves the watermark past the latest event
+    // time (and is itself late); the windows in between are emitted only once an event
+    // reaches them.
+    let s = spec(10, 10, 0)
+        .with_max_delay(Duration::from_millis(5))
+        .unwrap();
+    let input = [m("a", 1, 3), seen("a", 2, 30, 100), m("a", 3, 85)];
+    let (out, outcomes) = run(s, &input, 1);
+    assert_eq!(outcomes, [Outcome::Counted, Outcome::Late, Outcome::Late]);
+    let starts: Vec<(i64, u64)> = out.iter().map(|r| (r.1, r.3)).collect();
+    assert_eq!(
+        starts,
+        [
+            (0, 1),
+            (10, 0),
+            (20, 0),
+            (30, 0),
+            (40, 0),
+            (50, 0),
+            (60, 0),
+            (70, 0),
+            (80, 0)
+        ]
+    );
+    assert_eq!(out, reference(s, &input).0);
+    let mut e = WindowEngine::new(s);
+    e.push(mention_ref(&input[0], "1"));
+    e.push(mention_ref(&input[1], "2"));
+    assert_eq!(e.closed().count(), 4, "up to the latest event time, 30");
 }
 
 #[test]
@@ -260,15 +391,8 @@ fn restored_watermark_treats_older_windows_as_emitted() {
         topics: vec![],
     };
     let mut e = WindowEngine::restore(spec(10, 10, 0), &cp);
-    let mut out = Vec::new();
-    assert_eq!(
-        e.push(mention_ref(&m("a", 1, 15), "1"), &mut out),
-        Outcome::Late
-    );
-    assert_eq!(
-        e.push(mention_ref(&m("a", 2, 25), "2"), &mut out),
-        Outcome::Counted
-    );
+    assert_eq!(e.push(mention_ref(&m("a", 1, 15), "1")), Outcome::Late);
+    assert_eq!(e.push(mention_ref(&m("a", 2, 25), "2")), Outcome::Counted);
 }
 
 #[test]
@@ -278,17 +402,16 @@ fn samples_are_kept_per_window_up_to_the_limit() {
     for (i, t) in [1, 2, 3, 11].into_iter().enumerate() {
         let id = i.to_string();
         let text = format!("post {i}");
-        e.push(
-            MentionRef {
-                topic: "a",
-                id: &id,
-                event_time: t,
-                text: &text,
-                url: Some("https://x"),
-                seq: i as u64,
-            },
-            &mut out,
-        );
+        e.push(MentionRef {
+            topic: "a",
+            id: &id,
+            event_time: t,
+            observed_at: None,
+            text: &text,
+            url: Some("https://x"),
+            seq: i as u64,
+        });
+        out.extend(e.closed());
     }
     assert_eq!(out.len(), 1);
     let texts: Vec<&str> = out[0].samples.iter().map(|s| s.text.as_str()).collect();
@@ -302,7 +425,6 @@ fn samples_are_kept_per_window_up_to_the_limit() {
 fn samples_are_bounded_in_size_and_number() {
     use viral_core::limits::{MAX_SAMPLES, MAX_URL_BYTES, SAMPLE_TEXT_BYTES};
     let mut e = WindowEngine::new(spec(10, 10, 0)).with_samples(1000);
-    let mut out = Vec::new();
     let text = "é".repeat(205_000 / 2);
     let long_url = format!("https://x/{}", "u".repeat(MAX_URL_BYTES));
     for i in 0..50u64 {
@@ -312,19 +434,18 @@ fn samples_are_bounded_in_size_and_number() {
         } else {
             &long_url
         };
-        e.push(
-            MentionRef {
-                topic: "a",
-                id: &id,
-                event_time: 1,
-                text: &text,
-                url: Some(url),
-                seq: i,
-            },
-            &mut out,
-        );
+        e.push(MentionRef {
+            topic: "a",
+            id: &id,
+            event_time: 1,
+            observed_at: None,
+            text: &text,
+            url: Some(url),
+            seq: i,
+        });
     }
-    e.flush(&mut out);
+    e.flush();
+    let out: Vec<_> = e.closed().collect();
     assert_eq!(out.len(), 1);
     let w = &out[0];
     assert_eq!(w.count, 50);
@@ -343,14 +464,15 @@ fn samples_are_bounded_in_size_and_number() {
 fn memory_is_bounded_by_open_windows() {
     for (size, hop) in [(10, 10), (30, 10)] {
         let mut e = WindowEngine::new(spec(size, hop, 0));
-        let mut out = Vec::new();
+        let mut closed = 0;
         for i in 0..100_000i64 {
             let id = i.to_string();
-            e.push(mention_ref(&m("a", 0, i), &id), &mut out);
+            e.push(mention_ref(&m("a", 0, i), &id));
+            closed += e.closed().count();
             assert!(e.open_windows() <= 3);
             assert!(e.tracked_ids() <= 30, "ids of closed windows are forgotten");
         }
-        assert!(out.len() >= 9_997, "{}", out.len());
+        assert!(closed >= 9_997, "{closed}");
     }
 }
 
@@ -371,8 +493,17 @@ fn window_times_are_rfc3339() {
 }
 
 fn arb_spec() -> impl Strategy<Value = WindowSpec> {
-    (1i64..=4, prop::sample::select(vec![5i64, 10, 20]), 0i64..40)
-        .prop_map(|(k, hop, late)| spec(k * hop, hop, late))
+    (
+        1i64..=4,
+        prop::sample::select(vec![5i64, 10, 20]),
+        0i64..40,
+        1u64..50,
+    )
+        .prop_map(|(k, hop, late, max_delay)| {
+            spec(k * hop, hop, late)
+                .with_max_delay(Duration::from_millis(max_delay))
+                .unwrap()
+        })
 }
 
 fn arb_stream() -> impl Strategy<Value = Vec<M>> {
@@ -381,12 +512,19 @@ fn arb_stream() -> impl Strategy<Value = Vec<M>> {
             prop::sample::select(vec!["a", "b", "c"]),
             0u8..12,
             -30i64..150,
+            prop::option::of(0i64..60),
         ),
         0..60,
     )
     .prop_map(|v| {
         v.into_iter()
-            .map(|(topic, id, t)| M { topic, id, t })
+            .map(|(topic, id, t, delay)| match delay {
+                // Seen `delay` after it was written, or, past 40, a client clock running
+                // that far ahead (the event time is then the observation).
+                Some(d) if d > 40 => seen(topic, id, t + d - 40, t),
+                Some(d) => seen(topic, id, t, t + d),
+                None => m(topic, id, t),
+            })
             .collect()
     })
 }
@@ -441,6 +579,49 @@ proptest! {
         prop_assert_eq!(total, k as u64 * input.len() as u64);
     }
 
+    /// Crash in the middle of taking out the windows one mention closed, once the engine
+    /// is settled (as the aggregator commits a long run of empty windows in batches):
+    /// the successor emits exactly the rest.
+    #[test]
+    fn a_checkpoint_taken_mid_drain_once_settled_is_exact(
+        s in arb_spec(),
+        input in arb_stream(),
+        crash_at in 1usize..60,
+        taken in 0usize..40,
+    ) {
+        let uninterrupted = run(s, &input, 1).0;
+        let crash_at = crash_at.min(input.len());
+        let mut before = Vec::new();
+        let mut e = WindowEngine::new(s);
+        for (i, m) in input.iter().enumerate().take(crash_at) {
+            let id = m.id.to_string();
+            e.push(MentionRef { seq: i as u64, ..mention_ref(m, &id) });
+            if i + 1 < crash_at {
+                before.extend(e.closed());
+            }
+        }
+        before.extend(std::iter::from_fn(|| e.pop_closed()).take(taken));
+        while !e.settled() {
+            before.extend(e.pop_closed());
+        }
+        let cp = e.checkpoint();
+        let resume = e.resume_seq().map_or(crash_at, |q| q as usize);
+        drop(e);
+
+        let mut after = Vec::new();
+        let mut r = WindowEngine::restore(s, &cp);
+        for (i, m) in input.iter().enumerate().skip(resume) {
+            let id = m.id.to_string();
+            r.push(MentionRef { seq: i as u64, ..mention_ref(m, &id) });
+            after.extend(r.closed());
+        }
+        r.flush();
+        after.extend(r.closed());
+        let mut all = rows(&before);
+        all.extend(rows(&after));
+        prop_assert_eq!(all, uninterrupted);
+    }
+
     /// Crash anywhere, restart from the checkpoint taken at that point, re-read the input
     /// from `resume_seq`: the counts are exactly those of the uninterrupted run — nothing
     /// lost, nothing emitted twice, quiet topics' zero windows included.
@@ -455,7 +636,8 @@ proptest! {
         let feed = |e: &mut WindowEngine, from: usize, to: usize, out: &mut Vec<WindowCount>| {
             for (i, m) in input.iter().enumerate().take(to).skip(from) {
                 let id = m.id.to_string();
-                e.push(MentionRef { seq: i as u64, ..mention_ref(m, &id) }, out);
+                e.push(MentionRef { seq: i as u64, ..mention_ref(m, &id) });
+                out.extend(e.closed());
             }
         };
         let mut before = Vec::new();
@@ -471,7 +653,8 @@ proptest! {
         let mut after = Vec::new();
         let mut r = WindowEngine::restore(s, &cp);
         feed(&mut r, resume, input.len(), &mut after);
-        r.flush(&mut after);
+        r.flush();
+        after.extend(r.closed());
         let mut all = rows(&before);
         all.extend(rows(&after));
         prop_assert_eq!(all, uninterrupted);

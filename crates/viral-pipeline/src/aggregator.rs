@@ -131,6 +131,7 @@ impl Stream {
     }
 
     fn progress(&self, partition: i32) -> Progress {
+        debug_assert!(self.engine.settled(), "a checkpoint would lose due windows");
         Progress {
             partition,
             offset: self.resume_offset(),
@@ -171,6 +172,15 @@ struct InFlight<'a> {
     records: Vec<Record>,
     progress: Vec<Progress>,
     redone: bool,
+}
+
+/// What starting a commit from inside the consume loop needs: the subscription, the
+/// commit in flight, and the loop's count of what waits and when it last committed.
+struct Commits<'s, 'a> {
+    sub: &'s mut dyn Subscription,
+    inflight: &'s mut Option<InFlight<'a>>,
+    pending: &'s mut usize,
+    last: &'s mut Instant,
 }
 
 /// Why a run ended.
@@ -276,20 +286,15 @@ impl Aggregator {
                             .entry(msg.partition)
                             .or_insert_with(|| Stream::fresh(&self.settings, msg.offset));
                         stream.next_offset = msg.offset + 1;
-                        let before = stream.pending.len() + stream.letters.len();
+                        let before = stream.letters.len();
                         if self.handle(stream, &msg) {
                             stream.quiet_since = Instant::now();
                         }
-                        pending += stream.pending.len() + stream.letters.len() - before;
+                        pending += stream.letters.len() - before;
                         processing.observe(started.elapsed().as_secs_f64());
-                        if pending >= MAX_PENDING {
-                            // Bound memory: wait for the commit in flight, start the next.
-                            last_commit = Instant::now();
-                            pending = 0;
-                            if let Err(e) = self.settle(&mut *sub, &mut inflight, &mut streams).await {
-                                break Err(e);
-                            }
-                            inflight = self.start_commit(&mut *sub, &mut streams, shutdown);
+                        let mut commits = Commits { sub: &mut *sub, inflight: &mut inflight, pending: &mut pending, last: &mut last_commit };
+                        if let Err(e) = self.drain(msg.partition, &mut streams, &mut commits, shutdown).await {
+                            break Err(e);
                         }
                     }
                     Ok(Event::Assigned(list)) => {
@@ -323,11 +328,26 @@ impl Aggregator {
                 _ = ticker.tick() => {
                     let lag: BTreeMap<i32, i64> = sub.lag().into_iter().collect();
                     let now = self.clock.now_ms();
+                    let mut advanced = Vec::new();
                     for (&partition, stream) in streams.iter_mut() {
                         let caught_up = lag.get(&partition).is_some_and(|l| *l <= 0);
                         if caught_up && stream.quiet_since.elapsed() >= self.settings.idle_timeout {
-                            stream.engine.advance_to(now, &mut stream.pending);
+                            stream.engine.advance_to(now);
+                            advanced.push(partition);
                         }
+                    }
+                    // The windows the clock closed, bounded like those a mention closes (a
+                    // restart after a long outage closes them by the thousand).
+                    let mut failed = None;
+                    for partition in advanced {
+                        let mut commits = Commits { sub: &mut *sub, inflight: &mut inflight, pending: &mut pending, last: &mut last_commit };
+                        if let Err(e) = self.drain(partition, &mut streams, &mut commits, shutdown).await {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                    if let Some(e) = failed {
+                        break Err(e);
                     }
                     if inflight.is_none() && last_commit.elapsed() >= self.settings.commit_interval {
                         last_commit = Instant::now();
@@ -357,8 +377,42 @@ impl Aggregator {
         }
     }
 
-    /// Feed one message to its stream's engine (windows it closes join the stream's
-    /// pending ones); false if it was dead-lettered.
+    /// Move the windows `partition`'s engine has closed into its pending list, however
+    /// many one mention or idle advance closed: past [`MAX_PENDING`] waiting, a commit
+    /// is started (once the one in flight has finished) and the rest follow, so memory
+    /// holds at most two batches. A commit waits until no due window still holds a
+    /// mention ([`WindowEngine::settled`]): then its checkpoint is exact, and a long run
+    /// of empty windows can be committed in as many batches as it takes.
+    async fn drain<'a>(
+        &'a self,
+        partition: i32,
+        streams: &mut BTreeMap<i32, Stream>,
+        commits: &mut Commits<'_, 'a>,
+        shutdown: &'a CancellationToken,
+    ) -> Result<(), BusError> {
+        loop {
+            let Some(stream) = streams.get_mut(&partition) else {
+                return Ok(());
+            };
+            while *commits.pending < MAX_PENDING || !stream.engine.settled() {
+                match stream.engine.pop_closed() {
+                    Some(wc) => {
+                        stream.pending.push(wc);
+                        *commits.pending += 1;
+                    }
+                    None => return Ok(()),
+                }
+            }
+            *commits.last = Instant::now();
+            *commits.pending = 0;
+            self.settle(&mut *commits.sub, commits.inflight, streams)
+                .await?;
+            *commits.inflight = self.start_commit(&mut *commits.sub, streams, shutdown);
+        }
+    }
+
+    /// Feed one message to its stream's engine (the windows it closes are then due);
+    /// false if it was dead-lettered.
     fn handle(&self, stream: &mut Stream, msg: &Message) -> bool {
         let mention: Mention = match deadletter::decode(msg) {
             Ok(m) => m,
@@ -377,10 +431,9 @@ impl Aggregator {
                 return false;
             }
         };
-        let outcome = stream.engine.push(
-            MentionRef::of(&mention, msg.offset.max(0) as u64),
-            &mut stream.pending,
-        );
+        let outcome = stream
+            .engine
+            .push(MentionRef::of(&mention, msg.offset.max(0) as u64));
         match outcome {
             Outcome::Late => self.metrics.late_mentions.inc(),
             Outcome::Duplicate => self.metrics.duplicate_mentions.inc(),

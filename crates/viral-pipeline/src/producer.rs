@@ -8,9 +8,13 @@
 //! limit; what the bus still cannot take is dead-lettered with its reason and counted
 //! (`viral_dead_letters_total{stage="producer"}`), never retried.
 //!
-//! Posts without `observed_at` are stamped with the clock on arrival: event time is the
-//! earlier of `created_at` and `observed_at`, so a post claiming to be from the far future
-//! cannot drag the watermark (and every topic's zero-count windows) along with it.
+//! Posts from live sources (the networks, the HTTP ingest) are stamped `observed_at` with
+//! the clock on arrival, replacing whatever the client sent: event time is the earlier of
+//! `created_at` and `observed_at`, and the watermark follows `observed_at` less
+//! `window.max_delay`, so a post's own clock can neither drag the watermark into the
+//! future nor reopen the past. Posts from sources that keep their own time (a recording,
+//! the demo's generator; [`Source::keeps_time`](viral_sources::Source::keeps_time)) come
+//! on their own input and keep theirs.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,8 +36,36 @@ const STAGE: &str = "producer";
 /// The readiness component that says whether the bus takes the producer's mentions.
 pub const PUBLISH: &str = "publish";
 
-/// Run until `posts` is closed (all sources finished or stopped), publishing to the
-/// default topics.
+/// What the producer reads: posts from the sources, by whether their time is trusted.
+pub struct Inputs {
+    /// Posts from live sources: `observed_at` is stamped on arrival.
+    pub live: mpsc::Receiver<Post>,
+    /// Posts from sources that keep their own time: taken as they are.
+    pub recorded: mpsc::Receiver<Post>,
+    /// The HTTP ingest's batches (live: stamped on arrival too).
+    pub acked: mpsc::Receiver<Acked>,
+}
+
+impl Inputs {
+    /// Only live posts (the other inputs are closed from the start).
+    pub fn live(live: mpsc::Receiver<Post>) -> Self {
+        Self {
+            live,
+            recorded: mpsc::channel(1).1,
+            acked: mpsc::channel(1).1,
+        }
+    }
+
+    /// Only posts that keep their own time (the other inputs are closed from the start).
+    pub fn recorded(recorded: mpsc::Receiver<Post>) -> Self {
+        Self {
+            recorded,
+            ..Self::live(mpsc::channel(1).1)
+        }
+    }
+}
+
+/// Run until `posts` (from live sources) is closed, publishing to the default topics.
 pub async fn run(
     posts: mpsc::Receiver<Post>,
     matcher: Arc<TopicMatcher>,
@@ -41,8 +73,6 @@ pub async fn run(
     clock: SharedClock,
     metrics: Metrics,
 ) -> Result<(), BusError> {
-    // No acknowledged input: a channel whose sender is already gone.
-    let (_, acked) = mpsc::channel(1);
     Producer {
         matcher,
         bus,
@@ -51,7 +81,7 @@ pub async fn run(
         health: Health::new(),
         topics: TopicNames::default(),
     }
-    .run(posts, acked)
+    .run(Inputs::live(posts))
     .await
 }
 
@@ -69,7 +99,7 @@ pub struct Producer {
 }
 
 impl Producer {
-    /// Run until both `posts` and `acked` are closed. A publish the bus refuses for now
+    /// Run until every input is closed. A publish the bus refuses for now
     /// (broker unreachable past its own retries) is retried with backoff: the post is not
     /// acknowledged until it is in, and the sources wait meanwhile. A mention the bus can
     /// never take (too large for it, refused for good) is dead-lettered instead, never
@@ -82,11 +112,7 @@ impl Producer {
     /// each one's `done` is completed right after the publish that carried its mentions
     /// (or their dead letters), and dropped unsent if the bus is closed first (see
     /// [`Acked`]).
-    pub async fn run(
-        self,
-        posts: mpsc::Receiver<Post>,
-        acked: mpsc::Receiver<Acked>,
-    ) -> Result<(), BusError> {
+    pub async fn run(self, inputs: Inputs) -> Result<(), BusError> {
         let Self {
             matcher,
             bus,
@@ -96,8 +122,9 @@ impl Producer {
             topics,
         } = &self;
         let mut input = Input {
-            posts: Some(posts),
-            acked: Some(acked),
+            live: Some(inputs.live),
+            recorded: Some(inputs.recorded),
+            acked: Some(inputs.acked),
         };
         let (mut scratch, mut ids) = (viral_core::matcher::Scratch::default(), Vec::new());
         let out = StageLabel { stage: STAGE };
@@ -112,16 +139,17 @@ impl Producer {
             let mut next = Some(first);
             let mut taken = 0;
             while let Some(item) = next.take() {
-                let posts = match item {
-                    Item::Post(post) => vec![post],
+                let (posts, live) = match item {
+                    Item::Live(post) => (vec![post], true),
+                    Item::Recorded(post) => (vec![post], false),
                     Item::Acked(Acked { posts, done }) => {
                         acks.push(done);
-                        posts
+                        (posts, true)
                     }
                 };
                 for mut post in posts {
                     taken += 1;
-                    if post.observed_at.is_none() {
+                    if live {
                         post.observed_at = Some(from_millis(clock.now_ms()));
                     }
                     let source = SourceLabel {
@@ -257,63 +285,54 @@ impl Producer {
 
 /// One thing taken from the sources.
 enum Item {
-    Post(Post),
+    Live(Post),
+    Recorded(Post),
     Acked(Acked),
 }
 
-/// The producer's two inputs; each is dropped once closed, and the input ends when both
-/// are.
+/// The producer's inputs; each is dropped once closed, and the input ends when all are.
 struct Input {
-    posts: Option<mpsc::Receiver<Post>>,
+    live: Option<mpsc::Receiver<Post>>,
+    recorded: Option<mpsc::Receiver<Post>>,
     acked: Option<mpsc::Receiver<Acked>>,
+}
+
+/// The next item of an input, or never if it is closed (so `select!` waits on the rest).
+async fn next_of<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Input {
     async fn recv(&mut self) -> Option<Item> {
-        loop {
-            let item = match (&mut self.posts, &mut self.acked) {
-                (None, None) => return None,
-                (Some(p), None) => match p.recv().await {
-                    Some(post) => Some(Item::Post(post)),
-                    None => {
-                        self.posts = None;
-                        None
-                    }
+        while self.live.is_some() || self.recorded.is_some() || self.acked.is_some() {
+            tokio::select! {
+                post = next_of(&mut self.live) => match post {
+                    Some(post) => return Some(Item::Live(post)),
+                    None => self.live = None,
                 },
-                (None, Some(a)) => match a.recv().await {
-                    Some(acked) => Some(Item::Acked(acked)),
-                    None => {
-                        self.acked = None;
-                        None
-                    }
+                post = next_of(&mut self.recorded) => match post {
+                    Some(post) => return Some(Item::Recorded(post)),
+                    None => self.recorded = None,
                 },
-                (Some(p), Some(a)) => tokio::select! {
-                    post = p.recv() => match post {
-                        Some(post) => Some(Item::Post(post)),
-                        None => {
-                            self.posts = None;
-                            None
-                        }
-                    },
-                    acked = a.recv() => match acked {
-                        Some(acked) => Some(Item::Acked(acked)),
-                        None => {
-                            self.acked = None;
-                            None
-                        }
-                    },
+                acked = next_of(&mut self.acked) => match acked {
+                    Some(acked) => return Some(Item::Acked(acked)),
+                    None => self.acked = None,
                 },
-            };
-            if item.is_some() {
-                return item;
             }
         }
+        None
     }
 
     /// Something already waiting, without waiting.
     fn try_recv(&mut self) -> Option<Item> {
-        if let Some(post) = self.posts.as_mut().and_then(|p| p.try_recv().ok()) {
-            return Some(Item::Post(post));
+        if let Some(post) = self.live.as_mut().and_then(|p| p.try_recv().ok()) {
+            return Some(Item::Live(post));
+        }
+        if let Some(post) = self.recorded.as_mut().and_then(|p| p.try_recv().ok()) {
+            return Some(Item::Recorded(post));
         }
         self.acked
             .as_mut()
@@ -411,40 +430,78 @@ mod tests {
         ))
         .await
         .unwrap();
+        // A client that says it wrote and saw the post a month from now.
+        tx.send(post(
+            "4",
+            "alpha",
+            "2020-10-25T18:00:00Z",
+            Some("2020-10-25T18:00:00Z"),
+        ))
+        .await
+        .unwrap();
         drop(tx);
+        // A recording keeps the time it carries.
+        let (rec_tx, recorded) = mpsc::channel(4);
+        rec_tx
+            .send(post(
+                "5",
+                "alpha",
+                "2020-09-25T12:00:00Z",
+                Some("2020-09-25T12:00:02Z"),
+            ))
+            .await
+            .unwrap();
+        drop(rec_tx);
         let metrics = Metrics::new();
-        run(
-            rx,
+        let inputs = Inputs {
+            live: rx,
+            ..Inputs::recorded(recorded)
+        };
+        Producer {
             matcher,
-            bus.clone(),
-            Arc::new(Fixed(now)),
-            metrics.clone(),
-        )
+            bus: bus.clone(),
+            clock: Arc::new(Fixed(now)),
+            metrics: metrics.clone(),
+            health: Health::new(),
+            topics: TopicNames::default(),
+        }
+        .run(inputs)
         .await
         .unwrap();
         let mut got = Vec::new();
-        for _ in 0..3 {
+        for _ in 0..5 {
             let m = sub.recv().await.unwrap();
             let mention: Mention = serde_json::from_slice(&m.payload).unwrap();
             assert_eq!(m.key, mention.topic);
             let t = mention.post.event_time();
-            got.push((mention.topic, mention.post.id, t));
+            let observed = mention.post.observed_at.map(|o| to_millis(&o));
+            got.push((mention.post.id, mention.topic, t, observed));
         }
+        got.sort();
+        let hour = 3_600_000;
         assert_eq!(
             got,
             [
-                ("a".to_string(), "1".to_string(), now),
-                ("b".to_string(), "1".to_string(), now),
-                ("b".to_string(), "3".to_string(), now - 60_000),
+                ("1".to_string(), "a".to_string(), now, Some(now)),
+                ("1".to_string(), "b".to_string(), now, Some(now)),
+                // The client's observed_at is replaced by the arrival.
+                ("3".to_string(), "b".to_string(), now - 60_000, Some(now)),
+                ("4".to_string(), "a".to_string(), now, Some(now)),
+                (
+                    "5".to_string(),
+                    "a".to_string(),
+                    now - 6 * hour,
+                    Some(now - 6 * hour + 2_000)
+                ),
             ]
         );
         let text = metrics.encode();
         assert!(
-            text.contains(r#"viral_posts_received_total{source="test"} 3"#),
+            text.contains(r#"viral_posts_received_total{source="test"} 5"#),
             "{text}"
         );
         assert!(
-            text.contains(r#"viral_posts_matched_total{source="test"} 2"#),
+            text.contains(r#"viral_posts_matched_total{source="test"} 4"#),
             "{text}"
         );
     }

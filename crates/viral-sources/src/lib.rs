@@ -50,6 +50,14 @@ pub trait Source: Send {
     /// Short name for logs and metrics, e.g. `"synthetic"`.
     fn name(&self) -> &str;
 
+    /// Whether the posts carry a time viral can trust: a recording (the file source) or
+    /// the demo's generator. Their `observed_at` is kept. Every other source is live: the
+    /// producer stamps `observed_at` on arrival, replacing what the post said, because a
+    /// stranger's clock must not move viral's.
+    fn keeps_time(&self) -> bool {
+        false
+    }
+
     /// Runs until the source is exhausted (`Ok`) or `shutdown` fires (`Ok`); each post is
     /// sent into `sink`. A send error means the pipeline is gone, which is not the
     /// source's failure: it returns `Ok`. `Err` is reserved for the source being unable

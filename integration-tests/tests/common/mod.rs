@@ -84,6 +84,7 @@ path = "{db}"
 
 [sources.file]
 path = "{posts}"
+time = "recorded"
 
 [notifiers]
 stdout = false
@@ -155,6 +156,49 @@ impl Drop for Deployment {
         }
         eprintln!("---- logs kept in {} ----", keep.display());
     }
+}
+
+/// Run the producer over the deployment's posts file to the end.
+pub fn produce(d: &Deployment) {
+    let mut producer = viral_integration_tests::services::Service::start(
+        "viral-producer",
+        "producer",
+        &d.config,
+        &[],
+        d.logs(),
+    );
+    let status = producer.wait();
+    assert!(
+        status.success(),
+        "producer failed:\n{}",
+        producer.log_tail()
+    );
+}
+
+/// Run the producer over the posts file to the end, wait until `counts` has delivered
+/// every window of `want` (what `viral replay` says), stop the aggregator with SIGTERM,
+/// and return the counts topic's whole content, sorted, once checked against `want`.
+pub async fn produce_and_count(
+    d: &Deployment,
+    counts: &mut Box<dyn Subscription>,
+    aggregator: &mut viral_integration_tests::services::Service,
+    want: &[WindowCount],
+) -> Vec<WindowCount> {
+    produce(d);
+    Awaited::default().until(counts, |o| o.has_all(want)).await;
+    // SIGTERM: it commits and exits cleanly.
+    assert!(
+        aggregator.terminate().success(),
+        "{}",
+        aggregator.log_tail()
+    );
+    let got = decode_counts(&read_all(&d.brokers, &d.topic("counts")));
+    assert_exact(
+        &without_samples(got.clone()),
+        want,
+        "counts topic vs viral replay",
+    );
+    got
 }
 
 /// Every count a store holds for the deployment's topics, sorted like [`sort`].
@@ -305,13 +349,15 @@ fn expected(
         for (offset, payload) in records {
             match serde_json::from_slice::<Mention>(payload) {
                 Ok(m) => {
-                    engine.push(MentionRef::of(&m, *offset as u64), &mut out);
+                    engine.push(MentionRef::of(&m, *offset as u64));
+                    out.extend(engine.closed());
                 }
                 Err(_) => poison += 1,
             }
         }
         if flush {
-            engine.flush(&mut out);
+            engine.flush();
+            out.extend(engine.closed());
         }
     }
     sort(&mut out);

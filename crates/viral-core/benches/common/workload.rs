@@ -56,25 +56,24 @@ pub fn posts(n: usize, topics: usize) -> (Vec<TopicSpec>, Vec<Pre>) {
 
 pub fn run(matcher: &TopicMatcher, spec: WindowSpec, posts: &[Pre]) -> viral_core::WindowStats {
     let mut engine = WindowEngine::new(spec);
-    let (mut scratch, mut ids, mut out) = (Scratch::default(), Vec::new(), Vec::new());
+    let (mut scratch, mut ids) = (Scratch::default(), Vec::new());
     for p in posts {
         ids.clear();
         matcher.find_into(&p.text, &mut scratch, &mut ids);
         for &t in &ids {
-            engine.push(
-                MentionRef {
-                    topic: matcher.name(t),
-                    id: &p.id,
-                    event_time: p.t,
-                    text: "",
-                    url: None,
-                    seq: 0,
-                },
-                &mut out,
-            );
+            engine.push(MentionRef {
+                topic: matcher.name(t),
+                id: &p.id,
+                event_time: p.t,
+                observed_at: None,
+                text: "",
+                url: None,
+                seq: 0,
+            });
+            engine.closed().for_each(drop);
         }
-        out.clear();
     }
-    engine.flush(&mut out);
+    engine.flush();
+    engine.closed().for_each(drop);
     engine.stats()
 }

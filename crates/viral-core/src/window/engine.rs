@@ -5,6 +5,14 @@
 //! walk over those ends up to the watermark; `next_close` caches the earliest pending end
 //! so that a mention which closes nothing costs O(1) here.
 //!
+//! Closing is pulled, one window at a time ([`WindowEngine::pop_closed`]): a mention or an
+//! idle advance that moves the watermark a month ahead only marks the windows it passed as
+//! due, and the caller takes them out at its own pace — writing each to a file, or
+//! committing them in bounded batches — so memory never depends on how far time jumped.
+//! Due windows and the next mention touch disjoint windows (ends at or before the
+//! watermark against ends after it), so a mention may even be pushed before they are all
+//! taken; they still come out in order of window end, then topic name.
+//!
 //! De-duplication keys are 128-bit XXH3 hashes of post ids: fixed-size, no allocation per
 //! mention, and a collision between two distinct ids of one window has a probability of
 //! about n²/2¹²⁹ — far below any hardware error rate at any window size we will see.
@@ -14,10 +22,10 @@
 //! it (a set per window would store each id size/hop times); an id is forgotten when the
 //! last window it was counted in closes.
 
-use std::collections::VecDeque;
+use rustc_hash::FxHashMap;
 
-use rustc_hash::{FxHashMap, FxHashSet};
-
+use super::ranges::Ranges;
+use super::slots::{recycle, Slot, Slots};
 use super::WindowSpec;
 use crate::limits;
 use crate::model::{Sample, WindowCount};
@@ -30,6 +38,9 @@ pub struct MentionRef<'a> {
     pub id: &'a str,
     /// Event time (see [`crate::time::event_time`]).
     pub event_time: Millis,
+    /// When viral first saw the post, if known: the watermark follows it, less
+    /// `max_delay`, so a backdated post cannot reopen the past.
+    pub observed_at: Option<Millis>,
     /// Kept only while the window has fewer than `sample_limit` samples.
     pub text: &'a str,
     pub url: Option<&'a str>,
@@ -46,6 +57,7 @@ impl<'a> MentionRef<'a> {
             topic: &m.topic,
             id: &m.post.id,
             event_time: m.post.event_time(),
+            observed_at: m.post.observed_at.as_ref().map(crate::time::to_millis),
             text: &m.post.text,
             url: m.post.url.as_deref(),
             seq,
@@ -75,29 +87,6 @@ pub struct WindowStats {
     pub windows: u64,
 }
 
-struct Slot {
-    count: u64,
-    /// Tumbling windows: the ids counted here.
-    seen: FxHashSet<u128>,
-    /// Hopping windows: ids whose last counted window is this one, forgotten when it closes.
-    expiring: Vec<u128>,
-    samples: Vec<Sample>,
-    /// Smallest `seq` counted here (`u64::MAX` while empty).
-    min_seq: u64,
-}
-
-impl Default for Slot {
-    fn default() -> Self {
-        Self {
-            count: 0,
-            seen: FxHashSet::default(),
-            expiring: Vec::new(),
-            samples: Vec::new(),
-            min_seq: u64::MAX,
-        }
-    }
-}
-
 /// What must survive a restart besides the input itself: the watermark, the latest event
 /// time, and where each topic's windows have got to (so quiet topics keep their
 /// zero-count windows). Open windows' contents are not in it: they are rebuilt by
@@ -110,65 +99,15 @@ pub struct Checkpoint {
     pub topics: Vec<(String, Millis)>,
 }
 
-/// The window starts (inclusive ranges, step `hop`) an id was counted in. Almost always
-/// one range; several only when a post id recurs with event times more than a window apart.
-#[derive(Debug, Clone)]
-enum Ranges {
-    One(Millis, Millis),
-    Many(Vec<(Millis, Millis)>),
-}
-
-impl Ranges {
-    fn covers(&self, s: Millis) -> bool {
-        match self {
-            Ranges::One(a, b) => (*a..=*b).contains(&s),
-            Ranges::Many(v) => v.iter().any(|(a, b)| (*a..=*b).contains(&s)),
-        }
-    }
-
-    fn max_hi(&self) -> Millis {
-        match self {
-            Ranges::One(_, b) => *b,
-            Ranges::Many(v) => v.iter().map(|r| r.1).max().unwrap_or(Millis::MIN),
-        }
-    }
-
-    /// Add `[a, b]`, merging ranges that touch (step `hop`).
-    fn add(&mut self, a: Millis, b: Millis, hop: Millis) {
-        let mut v = match std::mem::replace(self, Ranges::Many(Vec::new())) {
-            Ranges::One(x, y) => vec![(x, y)],
-            Ranges::Many(v) => v,
-        };
-        v.push((a, b));
-        v.sort_unstable();
-        let mut merged: Vec<(Millis, Millis)> = Vec::with_capacity(v.len());
-        for (x, y) in v {
-            match merged.last_mut() {
-                Some(last) if x <= last.1 + hop => last.1 = last.1.max(y),
-                _ => merged.push((x, y)),
-            }
-        }
-        *self = match merged.as_slice() {
-            [(x, y)] => Ranges::One(*x, *y),
-            _ => Ranges::Many(merged),
-        };
-    }
-}
-
 struct TopicWindows {
     name: String,
     /// Ids counted in this topic's open windows.
     ids: FxHashMap<u128, Ranges>,
-    /// Start of the first window not yet emitted; `slots[i]` is the window at
-    /// `next_start + i * hop`. Windows past the end of `slots` are empty.
+    /// Start of the first window not yet emitted. Every window from there on is empty
+    /// unless `slots` holds it.
     next_start: Millis,
-    slots: VecDeque<Slot>,
+    slots: Slots,
 }
-
-/// Spare slots kept for reuse; slots with big id sets or expiry lists are freed instead,
-/// so the pool never holds more than this many small ones.
-const POOL_MAX: usize = 4096;
-const POOL_CAPACITY_MAX: usize = 1024;
 
 /// Incremental windowing over one stream (one input file, or one Kafka partition).
 pub struct WindowEngine {
@@ -183,6 +122,9 @@ pub struct WindowEngine {
     by_name: Vec<usize>,
     /// Earliest `next_start + size` over all topics: the next window end that can close.
     next_close: Option<Millis>,
+    /// Position in `by_name` of the next topic to look at for windows ending at
+    /// `next_close`, while those are being taken out one by one.
+    cursor: usize,
     pool: Vec<Slot>,
     stats: WindowStats,
 }
@@ -198,6 +140,7 @@ impl WindowEngine {
             topics: Vec::new(),
             by_name: Vec::new(),
             next_close: None,
+            cursor: 0,
             pool: Vec::new(),
             stats: WindowStats::default(),
         }
@@ -223,7 +166,7 @@ impl WindowEngine {
     pub fn tracked_ids(&self) -> usize {
         self.topics
             .iter()
-            .map(|t| t.ids.len() + t.slots.iter().map(|s| s.seen.len()).sum::<usize>())
+            .map(|t| t.ids.len() + t.slots.iter().map(|(_, s)| s.seen.len()).sum::<usize>())
             .sum()
     }
 
@@ -240,12 +183,31 @@ impl WindowEngine {
         self.topics
             .iter()
             .flat_map(|t| t.slots.iter())
-            .map(|s| s.min_seq)
+            .map(|(_, s)| s.min_seq)
             .min()
             .filter(|&m| m != u64::MAX)
     }
 
-    /// The state to persist at a commit point (see [`Checkpoint`]).
+    /// Whether no due window (closed, not yet taken out) holds a mention. Only then is a
+    /// [`checkpoint`](Self::checkpoint) exact: a successor re-reading the input would
+    /// find those mentions late under the restored watermark. Windows that are due and
+    /// empty need nothing re-read, so a long run of zero-count windows can be taken out
+    /// and committed in as many batches as needed.
+    pub fn settled(&self) -> bool {
+        let (Some(w), Some(max_start)) = (self.watermark, self.max_event) else {
+            return true;
+        };
+        let size = self.spec.size();
+        self.topics.iter().all(|t| {
+            t.slots
+                .iter()
+                .take_while(|(start, _)| start + size <= w && *start <= max_start)
+                .all(|(_, s)| s.count == 0)
+        })
+    }
+
+    /// The state to persist at a commit point (see [`Checkpoint`]); exact when the
+    /// engine is [settled](Self::settled).
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
             watermark: self.watermark,
@@ -272,13 +234,19 @@ impl WindowEngine {
         e
     }
 
-    /// Feed one mention; windows it closes are appended to `out`.
-    pub fn push(&mut self, m: MentionRef<'_>, out: &mut Vec<WindowCount>) -> Outcome {
+    /// Feed one mention. The windows it closes become due: take them out with
+    /// [`pop_closed`](Self::pop_closed) (or [`closed`](Self::closed)) before the next
+    /// push to see them in the order the rules emit them.
+    pub fn push(&mut self, m: MentionRef<'_>) -> Outcome {
         self.stats.mentions += 1;
         let t = m.event_time;
         self.max_event = Some(self.max_event.map_or(t, |x| x.max(t)));
-        // Steps 1 and 2: advance the watermark, close what it passed.
-        self.raise_watermark(t.saturating_sub(self.spec.lateness()), out);
+        // Step 1: advance the watermark (step 2, closing, is pulled by the caller).
+        let mut w = t.saturating_sub(self.spec.lateness());
+        if let Some(o) = m.observed_at {
+            w = w.max(o.saturating_sub(self.spec.max_delay()));
+        }
+        self.raise_watermark(w);
 
         // Step 3: the open windows containing t are the starts in [lo, hi].
         let (size, hop) = (self.spec.size(), self.spec.hop());
@@ -301,23 +269,17 @@ impl WindowEngine {
         if lo < topic.next_start {
             // Only possible before the topic's first window closed: its windows now begin
             // earlier (an out-of-order mention within the lateness bound).
-            for _ in 0..(topic.next_start - lo) / hop {
-                topic.slots.push_front(take_slot(&mut self.pool));
-            }
             topic.next_start = lo;
-        }
-        let last = ((hi - topic.next_start) / hop) as usize;
-        while topic.slots.len() <= last {
-            topic.slots.push_back(take_slot(&mut self.pool));
         }
         let key = xxhash_rust::xxh3::xxh3_128(m.id.as_bytes());
         let mut counted = false;
-        let mut count_in = |slots: &mut VecDeque<Slot>, s: Millis, next_start: Millis| {
-            let slot = &mut slots[((s - next_start) / hop) as usize];
+        let pool = &mut self.pool;
+        let sample_limit = self.sample_limit;
+        let mut count_in = |slot: &mut Slot| {
             slot.count += 1;
             slot.min_seq = slot.min_seq.min(m.seq);
             counted = true;
-            if slot.samples.len() < self.sample_limit {
+            if slot.samples.len() < sample_limit {
                 // Bounded here whatever wrote the mention, so a window count stays far
                 // below the bus's message limit (see `limits`).
                 slot.samples.push(Sample {
@@ -330,15 +292,16 @@ impl WindowEngine {
             }
         };
         if hi == lo && self.spec.overlap() == 1 {
-            if topic.slots[last].seen.insert(key) {
-                count_in(&mut topic.slots, lo, topic.next_start);
+            let slot = topic.slots.get_or_insert(lo, pool);
+            if slot.seen.insert(key) {
+                count_in(slot);
             }
         } else if let Some(e) = match topic.ids.entry(key) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(Ranges::One(lo, hi));
                 let mut s = lo;
                 while s <= hi {
-                    count_in(&mut topic.slots, s, topic.next_start);
+                    count_in(topic.slots.get_or_insert(s, pool));
                     s += hop;
                 }
                 Some(hi)
@@ -349,7 +312,7 @@ impl WindowEngine {
                 let mut s = lo;
                 while s <= hi {
                     if !o.get().covers(s) {
-                        count_in(&mut topic.slots, s, topic.next_start);
+                        count_in(topic.slots.get_or_insert(s, pool));
                         run = Some(run.map_or((s, s), |(a, _)| (a, s)));
                     } else if let Some((a, b)) = run.take() {
                         o.get_mut().add(a, b, hop);
@@ -363,9 +326,9 @@ impl WindowEngine {
                 (after > before).then_some(after)
             }
         } {
-            topic.slots[((e - topic.next_start) / hop) as usize]
-                .expiring
-                .push(key);
+            if let Some(slot) = topic.slots.get_mut(e) {
+                slot.expiring.push(key);
+            }
         }
         let end = topic.next_start + size;
         self.next_close = Some(self.next_close.map_or(end, |c| c.min(end)));
@@ -379,71 +342,85 @@ impl WindowEngine {
     }
 
     /// Advance the watermark by wall-clock time during silence (a live service's
-    /// `idle_timeout`): as if an event at `now` had been seen, without counting one.
-    pub fn advance_to(&mut self, now: Millis, out: &mut Vec<WindowCount>) {
+    /// `idle_timeout`): as if an event at `now` had been seen, without counting one. The
+    /// windows it closes become due, as after a push.
+    pub fn advance_to(&mut self, now: Millis) {
         self.max_event = Some(self.max_event.map_or(now, |x| x.max(now)));
-        self.raise_watermark(now.saturating_sub(self.spec.lateness()), out);
+        self.raise_watermark(now.saturating_sub(self.spec.lateness()));
     }
 
-    /// End of a finite input: close every open window (those starting at or before the
-    /// latest event time). Later mentions are all late.
-    pub fn flush(&mut self, out: &mut Vec<WindowCount>) {
-        if let Some(max_start) = self.max_event {
-            self.close(Millis::MAX, max_start, out);
-        }
+    /// End of a finite input: every open window (those starting at or before the latest
+    /// event time) becomes due. Later mentions are all late.
+    pub fn flush(&mut self) {
         self.watermark = Some(Millis::MAX);
     }
 
-    fn raise_watermark(&mut self, w: Millis, out: &mut Vec<WindowCount>) {
-        if self.watermark.is_some_and(|cur| cur >= w) {
-            return;
-        }
-        self.watermark = Some(w);
-        if self.next_close.is_some_and(|end| end <= w) {
-            self.close(w, Millis::MAX, out);
+    fn raise_watermark(&mut self, w: Millis) {
+        if self.watermark.is_none_or(|cur| cur < w) {
+            self.watermark = Some(w);
         }
     }
 
-    /// Emit, in order of window end then topic name, every window ending at or before
-    /// `limit` and starting at or before `max_start`.
-    fn close(&mut self, limit: Millis, max_start: Millis, out: &mut Vec<WindowCount>) {
-        let (size, hop) = (self.spec.size(), self.spec.hop());
-        while let Some(end) = self.next_close {
-            if end > limit || end - size > max_start {
-                break;
+    /// The next due window, if any: in order of window end, then topic name, every
+    /// window ending at or before the watermark and starting at or before the latest
+    /// event time. One at a time, so that however many windows one mention closed, the
+    /// caller holds only as many as it chooses to.
+    pub fn pop_closed(&mut self) -> Option<WindowCount> {
+        let (w, max_start) = (self.watermark?, self.max_event?);
+        let size = self.spec.size();
+        loop {
+            let end = self.next_close?;
+            if end > w || end - size > max_start {
+                return None;
             }
-            let mut next: Option<Millis> = None;
-            for &i in &self.by_name {
-                let topic = &mut self.topics[i];
-                if topic.next_start + size == end {
-                    let mut slot = topic.slots.pop_front().unwrap_or_default();
-                    for key in slot.expiring.drain(..) {
-                        if topic
-                            .ids
-                            .get(&key)
-                            .is_some_and(|r| r.max_hi() <= topic.next_start)
-                        {
-                            topic.ids.remove(&key);
-                        }
-                    }
-                    out.push(WindowCount {
-                        topic: topic.name.clone(),
-                        window_start: from_millis(topic.next_start),
-                        window_end: from_millis(end),
-                        count: slot.count,
-                        samples: Vec::new(),
-                    });
-                    if let Some(last) = out.last_mut() {
-                        last.samples = recycle(&mut self.pool, slot);
-                    }
-                    self.stats.windows += 1;
-                    topic.next_start += hop;
+            while let Some(&i) = self.by_name.get(self.cursor) {
+                self.cursor += 1;
+                if self.topics[i].next_start + size == end {
+                    return Some(self.emit(i));
                 }
-                let e = topic.next_start + size;
-                next = Some(next.map_or(e, |n| n.min(e)));
             }
-            self.next_close = next;
+            // Every topic's window ending at `end` is out: on to the next end.
+            self.cursor = 0;
+            self.next_close = self.topics.iter().map(|t| t.next_start + size).min();
         }
+    }
+
+    /// The due windows, taken out as the iterator is advanced (see
+    /// [`pop_closed`](Self::pop_closed)).
+    pub fn closed(&mut self) -> Closed<'_> {
+        Closed(self)
+    }
+
+    /// Take out topic `i`'s first window (which is due).
+    fn emit(&mut self, i: usize) -> WindowCount {
+        let (size, hop) = (self.spec.size(), self.spec.hop());
+        let topic = &mut self.topics[i];
+        let (count, samples) = match topic.slots.pop_if_first(topic.next_start) {
+            Some(mut slot) => {
+                for key in slot.expiring.drain(..) {
+                    if topic
+                        .ids
+                        .get(&key)
+                        .is_some_and(|r| r.max_hi() <= topic.next_start)
+                    {
+                        topic.ids.remove(&key);
+                    }
+                }
+                (slot.count, recycle(&mut self.pool, slot))
+            }
+            // Nothing was counted here: a zero-count window, which costs no state.
+            None => (0, Vec::new()),
+        };
+        let wc = WindowCount {
+            topic: topic.name.clone(),
+            window_start: from_millis(topic.next_start),
+            window_end: from_millis(topic.next_start + size),
+            count,
+            samples,
+        };
+        topic.next_start += hop;
+        self.stats.windows += 1;
+        wc
     }
 
     fn topic_index(&mut self, name: &str, first_start: Millis) -> usize {
@@ -455,7 +432,7 @@ impl WindowEngine {
             name: name.to_owned(),
             next_start: first_start,
             ids: FxHashMap::default(),
-            slots: VecDeque::new(),
+            slots: Slots::default(),
         });
         self.index.insert(name.into(), i);
         let topics = &self.topics;
@@ -463,26 +440,20 @@ impl WindowEngine {
             .by_name
             .partition_point(|&j| topics[j].name.as_str() < name);
         self.by_name.insert(pos, i);
+        // Positions shifted: look at every topic again for the current end (those
+        // already taken out for it have moved on and are skipped).
+        self.cursor = 0;
         i
     }
 }
 
-fn take_slot(pool: &mut Vec<Slot>) -> Slot {
-    pool.pop().unwrap_or_default()
-}
+/// Iterator over a [`WindowEngine`]'s due windows; see [`WindowEngine::closed`].
+pub struct Closed<'a>(&'a mut WindowEngine);
 
-/// Return a closed window's slot to the pool, handing back its samples.
-fn recycle(pool: &mut Vec<Slot>, mut slot: Slot) -> Vec<Sample> {
-    let samples = std::mem::take(&mut slot.samples);
-    if pool.len() < POOL_MAX
-        && slot.expiring.capacity() <= POOL_CAPACITY_MAX
-        && slot.seen.capacity() <= POOL_CAPACITY_MAX
-    {
-        slot.count = 0;
-        slot.min_seq = u64::MAX;
-        slot.seen.clear();
-        slot.expiring.clear();
-        pool.push(slot);
+impl Iterator for Closed<'_> {
+    type Item = WindowCount;
+
+    fn next(&mut self) -> Option<WindowCount> {
+        self.0.pop_closed()
     }
-    samples
 }

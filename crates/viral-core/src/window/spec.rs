@@ -1,4 +1,5 @@
-//! Window geometry: size, hop and lateness, validated once.
+//! Window geometry and the watermark's bounds: size, hop, lateness and max_delay,
+//! validated once.
 
 use std::time::Duration;
 use thiserror::Error;
@@ -18,7 +19,13 @@ pub enum SpecError {
     TooLarge { key: &'static str },
     #[error("window.size/window.hop is {0}; at most 1000 overlapping windows are supported")]
     TooManyOverlaps(Millis),
+    #[error("window.max_delay must be at least 1ms")]
+    ZeroMaxDelay,
 }
+
+/// `window.max_delay` when the config does not set it: a post seen more than an hour
+/// after it was written is late.
+pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(3600);
 
 /// Windows `[start, start + size)` with starts at multiples of `hop` since the epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +33,8 @@ pub struct WindowSpec {
     size: Millis,
     hop: Millis,
     lateness: Millis,
+    /// The watermark is at least `observed_at − max_delay` (DESIGN.md, step 1).
+    max_delay: Millis,
 }
 
 const MAX_MS: u128 = 366 * 24 * 3600 * 1000;
@@ -39,7 +48,8 @@ fn millis(d: Duration, key: &'static str) -> Result<Millis, SpecError> {
 }
 
 impl WindowSpec {
-    /// `hop = None` gives tumbling windows (hop = size).
+    /// `hop = None` gives tumbling windows (hop = size); `max_delay` is
+    /// [`DEFAULT_MAX_DELAY`] until [`with_max_delay`](Self::with_max_delay).
     pub fn new(
         size: Duration,
         hop: Option<Duration>,
@@ -71,7 +81,17 @@ impl WindowSpec {
             size,
             hop,
             lateness: lateness.max(0),
+            max_delay: DEFAULT_MAX_DELAY.as_millis() as Millis,
         })
+    }
+
+    /// The same geometry with another `max_delay` (at least 1 ms).
+    pub fn with_max_delay(self, max_delay: Duration) -> Result<Self, SpecError> {
+        let max_delay = millis(max_delay, "max_delay")?;
+        if max_delay <= 0 {
+            return Err(SpecError::ZeroMaxDelay);
+        }
+        Ok(Self { max_delay, ..self })
     }
 
     pub fn size(&self) -> Millis {
@@ -82,6 +102,9 @@ impl WindowSpec {
     }
     pub fn lateness(&self) -> Millis {
         self.lateness
+    }
+    pub fn max_delay(&self) -> Millis {
+        self.max_delay
     }
     /// How many windows contain each instant.
     pub fn overlap(&self) -> i64 {

@@ -10,6 +10,7 @@ use viral_notifiers::Notifier;
 use viral_runtime::clock::{Clock, SharedClock, SimClock, SystemClock};
 use viral_runtime::health::Health;
 use viral_runtime::metrics::Metrics;
+use viral_sources::file::FileTime;
 use viral_sources::live::SourceMonitor;
 use viral_sources::{Acked, Source};
 use viral_store::scylla::{ScyllaConfig, ScyllaStore};
@@ -99,8 +100,14 @@ pub fn notifiers(config: &Config) -> Result<Vec<Arc<dyn Notifier>>, BuildError> 
 
 /// The clock the pipeline runs on: the wall clock, except for the synthetic demo, whose
 /// simulated day starts at yesterday's midnight (so its rhythm lines up with the wall
-/// clock and windows are round) and runs `speed` times faster.
+/// clock and windows are round) and runs `speed` times faster, and for a file moved onto
+/// the present with a `speed`, whose clock starts now and runs that much faster.
 pub fn clock(config: &Config) -> SharedClock {
+    if let Some(file) = &config.sources.file {
+        if let (FileTime::Rebase, Some(speed)) = (file.time, file.speed) {
+            return Arc::new(SimClock::new(SystemClock.now_ms(), speed));
+        }
+    }
     if !config.sources.synthetic_runs() {
         return Arc::new(SystemClock);
     }
@@ -148,11 +155,14 @@ pub fn sources(
         out.push(Box::new(viral_sources::synthetic::SyntheticSource::new(
             synthetic,
             topics.clone(),
-            clock,
+            clock.clone(),
         )));
     }
     if let Some(file) = &s.file {
-        out.push(Box::new(viral_sources::file::FileSource::new(file.clone())));
+        out.push(Box::new(viral_sources::file::FileSource::new(
+            file.clone(),
+            clock.clone(),
+        )));
     }
     if let Some(j) = &s.jetstream {
         let m = monitor(viral_sources::jetstream::SOURCE, j.unready_after);

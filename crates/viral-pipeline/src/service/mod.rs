@@ -217,19 +217,29 @@ fn stage(
                 health,
                 topics: config.bus.topics.clone(),
             };
-            let (tx, rx) = mpsc::channel(4096);
+            let ((live_tx, live), (recorded_tx, recorded)) =
+                (mpsc::channel(4096), mpsc::channel(4096));
             let mut sourcing = JoinSet::new();
             // Stopped with the service, or when the producer is gone (no source should
             // outlive the stage it feeds).
             let stop_sources = shutdown.child_token();
             for source in sources {
-                let (tx, stop) = (tx.clone(), stop_sources.clone());
-                sourcing.spawn(source.run(tx, stop));
+                let tx = if source.keeps_time() {
+                    &recorded_tx
+                } else {
+                    &live_tx
+                };
+                sourcing.spawn(source.run(tx.clone(), stop_sources.clone()));
             }
             // The producer ends once every source has ended and dropped its sender.
-            drop(tx);
+            drop((live_tx, recorded_tx));
+            let inputs = producer::Inputs {
+                live,
+                recorded,
+                acked,
+            };
             Ok(Box::pin(async move {
-                let producing = producer.run(rx, acked);
+                let producing = producer.run(inputs);
                 tokio::pin!(producing);
                 loop {
                     tokio::select! {

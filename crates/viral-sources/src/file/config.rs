@@ -1,10 +1,11 @@
-//! Keys of `[sources.file]`: which JSONL file of posts to replay into the pipeline, and
-//! how fast.
+//! Keys of `[sources.file]`: which JSONL file of posts to replay into the pipeline, where
+//! in time, and how fast.
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::FileTime;
 use crate::InvalidConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -12,9 +13,14 @@ use crate::InvalidConfig;
 pub struct FileConfig {
     /// A JSONL file of posts (DESIGN.md's Post shape), one per line.
     pub path: PathBuf,
-    /// Unset: as fast as the pipeline takes them. Set: paced by the gaps between the
-    /// posts' `created_at`, divided by this (1.0 = as they happened, 60.0 = an hour a
-    /// minute), so that live stages see a realistic stream.
+    /// Where the recording is placed in time: moved onto the present (default) or as
+    /// recorded.
+    #[serde(default)]
+    pub time: FileTime,
+    /// With `time = "rebase"`: how many times faster than real time the pipeline's clock
+    /// runs (unset: real time), as in the demo. With `time = "recorded"`: unset, as fast
+    /// as the pipeline takes them; set, paced by the gaps between the posts'
+    /// `created_at`, divided by this (1.0 = as they happened, 60.0 = an hour a minute).
     #[serde(default)]
     pub speed: Option<f64>,
 }

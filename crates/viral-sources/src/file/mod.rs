@@ -1,28 +1,34 @@
 //! The file source: replays a JSONL file of posts (one DESIGN.md Post per line) into the
-//! live pipeline, as fast as it takes them or paced by the posts' own timestamps.
+//! live pipeline — by default moved onto the present and sent as the pipeline's clock
+//! reaches each post ([`timing`] says why and how), or with its recorded times.
 //!
 //! It lets recorded or generated traffic (`viral generate`) drive the services, e.g. to
 //! reproduce an incident. Like `viral replay`, it skips a line that is not a valid Post
-//! and counts it rather than stopping: one bad record must not hide the rest.
+//! — or one dated more than a day after the clock — and counts it rather than stopping:
+//! one bad record must not hide the rest. Its posts keep their `observed_at`: the
+//! producer trusts a recording's time ([`Source::keeps_time`]).
 
 mod config;
 #[cfg(test)]
 mod tests;
+mod timing;
 
 pub use config::FileConfig;
+pub use timing::FileTime;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader};
 use tokio::sync::mpsc;
-use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use viral_core::lines::{Line, LineSplitter};
-use viral_core::time::{to_millis, Millis};
+use viral_core::time::{format_rfc3339, from_millis, to_millis, too_far_ahead};
 use viral_core::Post;
+use viral_runtime::clock::SharedClock;
+
+use timing::{Pacer, Rebase};
 
 use crate::{send_or_stop, Source, SourceError};
 
@@ -60,7 +66,8 @@ impl FileStats {
     }
 
     /// Lines skipped because they were not a valid Post (including blank and over-long
-    /// lines, as `viral replay` counts them).
+    /// lines, and posts dated more than a day after the clock, as `viral replay` counts
+    /// them).
     pub fn invalid(&self) -> u64 {
         self.0.invalid.load(Ordering::Relaxed)
     }
@@ -69,14 +76,18 @@ impl FileStats {
 /// Posts read from a JSONL file, in file order.
 pub struct FileSource {
     config: FileConfig,
+    /// The pipeline's clock: what posts are placed against and paced by, and what
+    /// "more than a day ahead" is measured from.
+    clock: SharedClock,
     stats: FileStats,
 }
 
 impl FileSource {
     /// The configuration is checked when the source runs.
-    pub fn new(config: FileConfig) -> Self {
+    pub fn new(config: FileConfig, clock: SharedClock) -> Self {
         Self {
             config,
+            clock,
             stats: FileStats::default(),
         }
     }
@@ -94,7 +105,12 @@ impl FileSource {
         shutdown: &CancellationToken,
     ) -> Result<(), SourceError> {
         let path = self.config.path.as_path();
-        let mut pacer = self.config.speed.map(Pacer::new);
+        let mut pacer = match self.config.time {
+            FileTime::Recorded => self.config.speed.map(Pacer::new),
+            FileTime::Rebase => None,
+        };
+        let mut rebase = (self.config.time == FileTime::Rebase)
+            .then(|| Rebase::new(self.clock.clone(), self.config.speed.unwrap_or(1.0)));
         let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
         let mut line_no: u64 = 0;
         loop {
@@ -118,7 +134,7 @@ impl FileSource {
                     serde_json::from_slice::<Post>(splitter.line()).map_err(|e| e.to_string())
                 }
             };
-            let post = match parsed {
+            let mut post = match parsed.and_then(|post| self.not_ahead(post)) {
                 Ok(post) => post,
                 Err(error) => {
                     self.invalid_line(path, line_no, &error);
@@ -130,11 +146,31 @@ impl FileSource {
                     return Ok(());
                 }
             }
+            if let Some(rebase) = &mut rebase {
+                let due = rebase.place(&mut post);
+                if !rebase.wait(due, shutdown).await {
+                    return Ok(());
+                }
+            }
             if !send_or_stop(sink, shutdown, post).await {
                 return Ok(());
             }
             self.stats.0.posts.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// DESIGN.md's rule about the future, on the times as recorded and against the
+    /// clock, exactly as `viral replay` applies it.
+    fn not_ahead(&self, post: Post) -> Result<Post, String> {
+        let (event, now) = (post.event_time(), self.clock.now_ms());
+        if too_far_ahead(event, now) {
+            return Err(format!(
+                "dated {}, more than a day after the clock ({})",
+                format_rfc3339(&from_millis(event)),
+                format_rfc3339(&from_millis(now))
+            ));
+        }
+        Ok(post)
     }
 
     fn invalid_line(&self, path: &Path, line: u64, error: &str) {
@@ -152,6 +188,10 @@ impl FileSource {
 impl Source for FileSource {
     fn name(&self) -> &str {
         NAME
+    }
+
+    fn keeps_time(&self) -> bool {
+        true
     }
 
     async fn run(
@@ -173,7 +213,7 @@ impl Source for FileSource {
                 path: path.to_owned(),
                 source,
             })?;
-        tracing::info!(path = %path.display(), speed = ?self.config.speed, "file source started");
+        tracing::info!(path = %path.display(), time = ?self.config.time, speed = ?self.config.speed, "file source started");
         let mut reader = BufReader::with_capacity(1 << 16, file);
         let result = self.replay(&mut reader, &sink, &shutdown).await;
         let (lines, posts, invalid) =
@@ -207,49 +247,6 @@ async fn next_line(
         reader.consume(used);
         if line.is_some() {
             return Ok(line);
-        }
-    }
-}
-
-/// Paces posts by their `created_at`: post i is sent `(max created_at so far − first
-/// created_at) / speed` after the first. Measuring from one anchor rather than sleeping
-/// gap by gap keeps the error from accumulating; using the running maximum means a post
-/// older than its predecessor is sent at once instead of waiting a negative gap.
-struct Pacer {
-    speed: f64,
-    anchor: Option<(Millis, Instant)>,
-    latest: Millis,
-}
-
-impl Pacer {
-    fn new(speed: f64) -> Self {
-        Self {
-            speed,
-            anchor: None,
-            latest: Millis::MIN,
-        }
-    }
-
-    /// Wait until the post created at `created` is due; false if shutdown came first.
-    async fn wait(&mut self, created: Millis, shutdown: &CancellationToken) -> bool {
-        let (first, anchor) = *self.anchor.get_or_insert((created, Instant::now()));
-        self.latest = self.latest.max(created);
-        let offset_s = self.latest.saturating_sub(first) as f64 / 1000.0 / self.speed;
-        let deadline = Duration::try_from_secs_f64(offset_s)
-            .ok()
-            .and_then(|d| anchor.checked_add(d));
-        match deadline {
-            Some(deadline) if deadline <= Instant::now() => !shutdown.is_cancelled(),
-            Some(deadline) => tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => false,
-                _ = tokio::time::sleep_until(deadline) => true,
-            },
-            // Due beyond what the clock can represent: in effect never.
-            None => {
-                shutdown.cancelled().await;
-                false
-            }
         }
     }
 }

@@ -1,12 +1,43 @@
 //! Tests of the file source: valid posts arrive in file order, every kind of bad line is
-//! skipped and counted without stopping the source, pacing and shutdown behave.
+//! skipped and counted without stopping the source, a recording is moved onto the
+//! present and paced by the clock, pacing and shutdown behave.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use std::io::Write;
 
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use viral_core::time::{parse_rfc3339, Millis};
+use viral_runtime::clock::{Clock, SystemClock};
 
 use super::*;
+
+/// Simulated time on tokio's clock (which a paused test advances exactly): `origin` when
+/// created, `speed` times faster than tokio's time after.
+struct TokioClock {
+    origin: Millis,
+    started: Instant,
+    speed: f64,
+}
+
+impl TokioClock {
+    fn at(origin: &str, speed: f64) -> SharedClock {
+        Arc::new(Self {
+            origin: to_millis(&parse_rfc3339(origin).unwrap()),
+            started: Instant::now(),
+            speed,
+        })
+    }
+}
+
+impl Clock for TokioClock {
+    fn now_ms(&self) -> Millis {
+        self.origin + (self.started.elapsed().as_secs_f64() * 1000.0 * self.speed) as Millis
+    }
+}
 
 fn post_line(id: &str, created_at: &str) -> String {
     format!(
@@ -21,11 +52,28 @@ fn temp_file(bytes: &[u8]) -> tempfile::NamedTempFile {
     f
 }
 
+/// A source with the recorded times.
 fn source(f: &tempfile::NamedTempFile, speed: Option<f64>) -> FileSource {
-    FileSource::new(FileConfig {
-        path: f.path().to_path_buf(),
-        speed,
-    })
+    FileSource::new(
+        FileConfig {
+            path: f.path().to_path_buf(),
+            time: FileTime::Recorded,
+            speed,
+        },
+        Arc::new(SystemClock),
+    )
+}
+
+/// A source that moves the recording onto `clock`'s present.
+fn rebased(f: &tempfile::NamedTempFile, clock: SharedClock, speed: Option<f64>) -> FileSource {
+    FileSource::new(
+        FileConfig {
+            path: f.path().to_path_buf(),
+            time: FileTime::Rebase,
+            speed,
+        },
+        clock,
+    )
 }
 
 /// Run to completion and collect what was sent.
@@ -103,10 +151,14 @@ async fn an_over_long_line_is_skipped_without_losing_the_next() {
 
 #[tokio::test]
 async fn a_missing_file_is_an_error_naming_it() {
-    let source = FileSource::new(FileConfig {
-        path: "/nonexistent/posts.jsonl".into(),
-        speed: None,
-    });
+    let source = FileSource::new(
+        FileConfig {
+            path: "/nonexistent/posts.jsonl".into(),
+            time: FileTime::default(),
+            speed: None,
+        },
+        Arc::new(SystemClock),
+    );
     let (tx, _rx) = mpsc::channel(1);
     let err = Box::new(source)
         .run(tx, CancellationToken::new())
@@ -199,13 +251,16 @@ async fn shutdown_interrupts_a_paced_wait() {
 #[test]
 fn config_reads_path_and_optional_speed_and_rejects_unknown_keys() {
     let c: FileConfig = serde_json::from_str(r#"{"path":"posts.jsonl"}"#).unwrap();
-    assert_eq!(c.speed, None);
+    assert_eq!((c.speed, c.time), (None, FileTime::Rebase));
     c.validate().unwrap();
-    let c: FileConfig = serde_json::from_str(r#"{"path":"p","speed":60}"#).unwrap();
-    assert_eq!(c.speed, Some(60.0));
+    let c: FileConfig =
+        serde_json::from_str(r#"{"path":"p","speed":60,"time":"recorded"}"#).unwrap();
+    assert_eq!((c.speed, c.time), (Some(60.0), FileTime::Recorded));
     assert!(serde_json::from_str::<FileConfig>(r#"{"path":"p","sped":1}"#).is_err());
+    assert!(serde_json::from_str::<FileConfig>(r#"{"path":"p","time":"now"}"#).is_err());
     let empty = FileConfig {
         path: "".into(),
+        time: FileTime::default(),
         speed: None,
     };
     assert_eq!(empty.validate().unwrap_err().key, "path");
@@ -222,4 +277,106 @@ async fn a_recorded_url_that_is_not_a_web_address_is_dropped_and_the_post_kept()
     result.unwrap();
     let urls: Vec<_> = posts.iter().map(|p| p.url.as_deref()).collect();
     assert_eq!(urls, [None, Some("https://example.com/p/2")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_recording_is_moved_onto_the_present_by_whole_days_and_sent_as_the_clock_reaches_it() {
+    let text = [
+        post_line("a", "2020-09-25T11:00:00Z"),
+        // Seen two seconds after it was written: both times move, the gap stays.
+        r#"{"id":"b","source":"test","text":"ocean spray b","created_at":"2020-09-25T11:59:00Z","observed_at":"2020-09-25T11:59:02Z"}"#.to_owned(),
+        post_line("c", "2020-09-25T12:30:00Z"),
+        post_line("d", "2020-09-26T12:00:00Z"),
+    ]
+    .join("\n");
+    let f = temp_file(text.as_bytes());
+    let clock = TokioClock::at("2026-01-10T12:00:00Z", 1.0);
+    let (tx, mut rx) = mpsc::channel(1);
+    let t0 = Instant::now();
+    let task = tokio::spawn(Box::new(rebased(&f, clock, None)).run(tx, CancellationToken::new()));
+    let mut got = Vec::new();
+    while let Some(p) = rx.recv().await {
+        got.push((p, t0.elapsed()));
+    }
+    task.await.unwrap().unwrap();
+    let at = |s: &str| parse_rfc3339(s).unwrap();
+    let times: Vec<_> = got
+        .iter()
+        .map(|(p, _)| (p.id.as_str(), p.created_at, p.observed_at))
+        .collect();
+    // 1933 days later: the first post is in the day before the clock's "now".
+    assert_eq!(
+        times,
+        [
+            ("a", at("2026-01-10T11:00:00Z"), None),
+            (
+                "b",
+                at("2026-01-10T11:59:00Z"),
+                Some(at("2026-01-10T11:59:02Z"))
+            ),
+            ("c", at("2026-01-10T12:30:00Z"), None),
+            ("d", at("2026-01-11T12:00:00Z"), None),
+        ]
+    );
+    // What is already past goes at once; the rest when the clock gets there.
+    let waited: Vec<Duration> = got.iter().map(|(_, d)| *d).collect();
+    assert!(waited[1] < Duration::from_secs(1), "{waited:?}");
+    assert!(waited[2] >= Duration::from_secs(30 * 60), "{waited:?}");
+    assert!(waited[2] < Duration::from_secs(31 * 60), "{waited:?}");
+    assert!(waited[3] >= Duration::from_secs(24 * 3600), "{waited:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_faster_clock_paces_a_moved_recording_faster() {
+    let text = [
+        post_line("a", "2020-09-25T11:00:00Z"),
+        post_line("b", "2020-09-25T13:00:00Z"),
+    ]
+    .join("\n");
+    let f = temp_file(text.as_bytes());
+    // The pipeline's clock runs 60x (as `build::clock` makes it for this config).
+    let clock = TokioClock::at("2026-01-10T12:00:00Z", 60.0);
+    let (tx, mut rx) = mpsc::channel(1);
+    let t0 = Instant::now();
+    let task =
+        tokio::spawn(Box::new(rebased(&f, clock, Some(60.0))).run(tx, CancellationToken::new()));
+    let mut waited = Vec::new();
+    while let Some(p) = rx.recv().await {
+        waited.push((p.id, t0.elapsed()));
+    }
+    task.await.unwrap().unwrap();
+    // b is due an hour of clock time after the start: a minute of real time.
+    assert_eq!(waited[1].0, "b");
+    assert!(waited[1].1 >= Duration::from_secs(60), "{waited:?}");
+    assert!(waited[1].1 < Duration::from_secs(62), "{waited:?}");
+}
+
+#[tokio::test]
+async fn a_post_more_than_a_day_ahead_of_the_clock_is_invalid_and_never_waited_for() {
+    let text = [
+        post_line("a", "2026-01-10T11:00:00Z"),
+        post_line("far", "9999-12-31T23:59:59Z"),
+        // An hour past the limit of a day ahead.
+        post_line("tomorrow", "2026-01-11T13:00:00Z"),
+        post_line("b", "2026-01-10T11:30:00Z"),
+    ]
+    .join("\n");
+    let f = temp_file(text.as_bytes());
+    for time in [FileTime::Rebase, FileTime::Recorded] {
+        let clock = TokioClock::at("2026-01-10T12:00:00Z", 1.0);
+        let source = FileSource::new(
+            FileConfig {
+                path: f.path().to_path_buf(),
+                time,
+                speed: None,
+            },
+            clock,
+        );
+        let stats = source.stats();
+        let (result, got) = run_all(source).await;
+        result.unwrap();
+        let ids: Vec<&str> = got.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["a", "b"], "{time:?}");
+        assert_eq!(stats.invalid(), 2, "{time:?}");
+    }
 }

@@ -82,6 +82,10 @@ impl Source for SyntheticSource {
         NAME
     }
 
+    fn keeps_time(&self) -> bool {
+        true
+    }
+
     async fn run(
         self: Box<Self>,
         sink: mpsc::Sender<Post>,

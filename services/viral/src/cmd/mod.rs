@@ -43,8 +43,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Box::new(BufWriter::with_capacity(1 << 20, f))
             };
             let stderr = io::stderr().lock();
-            let summary =
-                replay::replay(&matcher, spec, reader, writer, stderr).context("replay failed")?;
+            let now = viral_runtime::clock::Clock::now_ms(&viral_runtime::clock::SystemClock);
+            let summary = replay::replay(&matcher, spec, now, reader, writer, stderr)
+                .context("replay failed")?;
             eprintln!("{}", serde_json::to_string(&summary)?);
             Ok(ExitCode::SUCCESS)
         }

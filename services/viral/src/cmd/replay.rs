@@ -1,6 +1,10 @@
 //! `viral replay`: matching and windowing over a JSONL file of posts, as fast as it can,
 //! with exactly the core code the services run. It streams: memory depends on the open
-//! windows, not on the size of the input.
+//! windows, not on the size of the input, nor on how many windows one line closes (each
+//! is written out as the engine hands it over).
+//!
+//! The rules include the one about the future: a post dated more than a day after the
+//! wall clock is invalid, as the services would find it.
 
 use std::borrow::Cow;
 use std::io::{BufRead, Write};
@@ -8,7 +12,9 @@ use std::io::{BufRead, Write};
 use serde::{Deserialize, Serialize};
 use viral_core::lines::{Line, LineSplitter};
 use viral_core::matcher::TopicMatcher;
-use viral_core::time::{event_time, parse_rfc3339};
+use viral_core::time::{
+    event_time, format_rfc3339, from_millis, parse_rfc3339, too_far_ahead, Millis,
+};
 use viral_core::window::{MentionRef, WindowEngine, WindowSpec};
 
 /// The last line `viral replay` prints on stderr (DESIGN.md pins the keys and order).
@@ -51,22 +57,20 @@ struct PostLine<'a> {
 /// Lines longer than this are skipped as invalid without being held in memory.
 pub const MAX_LINE_BYTES: usize = 16 << 20;
 
-/// Replay `input` into `output`; invalid lines are reported to `errors`. I/O errors on
-/// input or output end the replay; bad lines never do.
+/// Replay `input` into `output`; invalid lines are reported to `errors`. `now` is the
+/// wall clock, against which a post dated more than a day ahead is invalid. I/O errors
+/// on input or output end the replay; bad lines never do.
 pub fn replay(
     matcher: &TopicMatcher,
     spec: WindowSpec,
+    now: Millis,
     input: impl BufRead,
     mut output: impl Write,
     mut errors: impl Write,
 ) -> std::io::Result<Summary> {
     let mut engine = WindowEngine::new(spec);
     let mut summary = Summary::default();
-    let (mut scratch, mut topics, mut closed) = (
-        viral_core::matcher::Scratch::default(),
-        Vec::new(),
-        Vec::new(),
-    );
+    let (mut scratch, mut topics) = (viral_core::matcher::Scratch::default(), Vec::new());
     let mut lines = Lines::new(input);
     let mut line_no = 0u64;
     while let Some(line) = lines.next_line()? {
@@ -79,7 +83,7 @@ pub fn replay(
             )?;
             continue;
         };
-        let post = match parse(line) {
+        let post = match parse(line, now) {
             Ok(p) => p,
             Err(e) => {
                 summary.invalid += 1;
@@ -92,22 +96,20 @@ pub fn replay(
         matcher.find_into(&post.text, &mut scratch, &mut topics);
         for &t in &topics {
             summary.mentions += 1;
-            engine.push(
-                MentionRef {
-                    topic: matcher.name(t),
-                    id: &post.id,
-                    event_time: post.event_time,
-                    text: "",
-                    url: None,
-                    seq: line_no,
-                },
-                &mut closed,
-            );
+            engine.push(MentionRef {
+                topic: matcher.name(t),
+                id: &post.id,
+                event_time: post.event_time,
+                observed_at: post.observed_at,
+                text: "",
+                url: None,
+                seq: line_no,
+            });
+            write_counts(&mut output, &mut engine)?;
         }
-        write_counts(&mut output, &mut closed)?;
     }
-    engine.flush(&mut closed);
-    write_counts(&mut output, &mut closed)?;
+    engine.flush();
+    write_counts(&mut output, &mut engine)?;
     output.flush()?;
     let stats = engine.stats();
     summary.duplicates = stats.duplicates;
@@ -119,10 +121,11 @@ pub fn replay(
 struct Parsed<'a> {
     id: Cow<'a, str>,
     text: Cow<'a, str>,
-    event_time: i64,
+    event_time: Millis,
+    observed_at: Option<Millis>,
 }
 
-fn parse(line: &[u8]) -> Result<Parsed<'_>, String> {
+fn parse(line: &[u8], now: Millis) -> Result<Parsed<'_>, String> {
     let p: PostLine<'_> = serde_json::from_slice(line).map_err(|e| e.to_string())?;
     let created = parse_rfc3339(&p.created_at)
         .map_err(|e| format!("created_at {:?} is not RFC 3339: {e}", p.created_at))?;
@@ -132,18 +135,25 @@ fn parse(line: &[u8]) -> Result<Parsed<'_>, String> {
         }
         None => None,
     };
+    let event_time = event_time(&created, observed.as_ref());
+    if too_far_ahead(event_time, now) {
+        return Err(format!(
+            "dated {}, more than a day after the clock ({})",
+            format_rfc3339(&from_millis(event_time)),
+            format_rfc3339(&from_millis(now))
+        ));
+    }
     Ok(Parsed {
-        event_time: event_time(&created, observed.as_ref()),
+        event_time,
+        observed_at: observed.as_ref().map(viral_core::time::to_millis),
         id: p.id,
         text: p.text,
     })
 }
 
-fn write_counts(
-    out: &mut impl Write,
-    closed: &mut Vec<viral_core::WindowCount>,
-) -> std::io::Result<()> {
-    for wc in closed.drain(..) {
+/// Write the windows the engine has closed, as it hands them over.
+fn write_counts(out: &mut impl Write, engine: &mut WindowEngine) -> std::io::Result<()> {
+    for wc in engine.closed() {
         serde_json::to_writer(&mut *out, &wc)?;
         out.write_all(b"\n")?;
     }

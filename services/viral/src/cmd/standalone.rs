@@ -109,14 +109,24 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
     let stop = shutdown.clone();
     tasks.spawn(async move { Ok(alerter.run(stop).await?) });
 
-    let (posts_tx, posts_rx) = mpsc::channel(4096);
+    let ((live_tx, live), (recorded_tx, recorded)) = (mpsc::channel(4096), mpsc::channel(4096));
     let build::Sources { sources, acked } =
         build::sources(&config, clock.clone(), &metrics, &health)?;
     for source in sources {
-        let (tx, stop) = (posts_tx.clone(), shutdown.clone());
+        let tx = if source.keeps_time() {
+            &recorded_tx
+        } else {
+            &live_tx
+        };
+        let (tx, stop) = (tx.clone(), shutdown.clone());
         tasks.spawn(async move { Ok(source.run(tx, stop).await?) });
     }
-    drop(posts_tx);
+    drop((live_tx, recorded_tx));
+    let inputs = producer::Inputs {
+        live,
+        recorded,
+        acked,
+    };
     let producer = producer::Producer {
         matcher,
         bus: bus.clone(),
@@ -125,7 +135,7 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
         health: health.clone(),
         topics: config.bus.topics.clone(),
     };
-    tasks.spawn(async move { Ok(producer.run(posts_rx, acked).await?) });
+    tasks.spawn(async move { Ok(producer.run(inputs).await?) });
 
     let topics: Vec<&str> = config.topics.iter().map(|t| t.name.as_str()).collect();
     tracing::info!(
