@@ -31,9 +31,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 use viral_bus::{
-    Assignment, Bus, BusError, Event, Message, Progress, Record, Refusal, Subscription, TopicNames,
+    Bus, BusError, Event, Message, Progress, Record, Refusal, Subscription, TopicNames,
 };
-use viral_core::window::{Checkpoint, MentionRef, Outcome, WindowEngine, WindowSpec};
+use viral_core::window::{MentionRef, Outcome, WindowSpec};
 use viral_core::{Mention, WindowCount};
 use viral_runtime::clock::SharedClock;
 use viral_runtime::health::Health;
@@ -42,6 +42,9 @@ use viral_store::Store;
 
 use crate::deadletter::{self, Reason, Unsent};
 use crate::outgoing;
+
+mod stream;
+use stream::Stream;
 
 const STAGE: &str = "aggregator";
 /// Closed windows and dead letters held before a commit is forced: bounds memory and the
@@ -59,95 +62,6 @@ pub struct Settings {
     pub topics: TopicNames,
     /// Consumer group on the mentions topic.
     pub group: String,
-}
-
-/// One owned partition's stream.
-struct Stream {
-    engine: WindowEngine,
-    /// Offset after the last message read.
-    next_offset: i64,
-    /// The resume offset last committed.
-    committed: i64,
-    /// Closed windows and dead letters waiting for the next commit.
-    pending: Vec<WindowCount>,
-    letters: Vec<Record>,
-    /// Offset after the last poison message dead-lettered: a re-read after a restart
-    /// (from an open window's first offset, often before it) must not send it again.
-    lettered_to: i64,
-    /// Since when the partition has delivered no mention (or since it was assigned).
-    quiet_since: Instant,
-}
-
-/// What a partition's commit carries as its checkpoint.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Saved {
-    #[serde(flatten)]
-    engine: Checkpoint,
-    #[serde(default)]
-    lettered_to: i64,
-}
-
-impl Stream {
-    fn fresh(settings: &Settings, offset: i64) -> Self {
-        Self {
-            engine: WindowEngine::new(settings.spec).with_samples(settings.samples),
-            next_offset: offset,
-            committed: offset,
-            pending: Vec::new(),
-            letters: Vec::new(),
-            lettered_to: 0,
-            quiet_since: Instant::now(),
-        }
-    }
-
-    /// Rebuild from what the previous owner committed.
-    fn resume(settings: &Settings, a: &Assignment) -> Self {
-        let offset = a.offset.unwrap_or(0);
-        let Some(text) = &a.checkpoint else {
-            return Self::fresh(settings, offset);
-        };
-        match serde_json::from_str::<Saved>(text) {
-            Ok(saved) => Self {
-                engine: WindowEngine::restore(settings.spec, &saved.engine)
-                    .with_samples(settings.samples),
-                lettered_to: saved.lettered_to,
-                ..Self::fresh(settings, offset)
-            },
-            Err(e) => {
-                // Not ours (another tool committed for this group) or from an
-                // incompatible version: count on, but say that windows may repeat.
-                tracing::error!(partition = a.partition, error = %e, "unreadable checkpoint; starting the partition's windows afresh");
-                Self::fresh(settings, offset)
-            }
-        }
-    }
-
-    /// Where a restart must resume: the first offset an open window depends on, or after
-    /// the last message read when no open window holds one.
-    fn resume_offset(&self) -> i64 {
-        self.engine.resume_seq().map_or(self.next_offset, |s| {
-            i64::try_from(s).unwrap_or(self.next_offset)
-        })
-    }
-
-    fn progress(&self, partition: i32) -> Progress {
-        debug_assert!(self.engine.settled(), "a checkpoint would lose due windows");
-        Progress {
-            partition,
-            offset: self.resume_offset(),
-            checkpoint: serde_json::to_string(&Saved {
-                engine: self.engine.checkpoint(),
-                lettered_to: self.lettered_to,
-            })
-            .ok(),
-        }
-    }
-
-    fn dirty(&self) -> bool {
-        !self.pending.is_empty()
-            || !self.letters.is_empty()
-            || self.resume_offset() != self.committed
-    }
 }
 
 pub struct Aggregator {
