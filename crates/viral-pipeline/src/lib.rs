@@ -11,7 +11,10 @@
 //! - [`throttle`]: the cooldown and hourly limit between incidents and notifiers.
 //! - [`deadletter`]: what every consumer does with a message it cannot use.
 //! - `outgoing`: the aggregator's output fitted to the bus's size limit.
-//! - [`service`]: the shared entry point of the service binaries.
+//! - [`stages`]: the one place a config becomes running stages, for the services and
+//!   `viral standalone` alike.
+//! - [`service`]: the shared entry point of the service binaries; `service::build`, the
+//!   swappable edges (store, notifiers, sources, clock) from config.
 
 pub mod aggregator;
 pub mod alerter;
@@ -19,6 +22,7 @@ pub mod deadletter;
 mod outgoing;
 pub mod producer;
 pub mod service;
+pub mod stages;
 pub mod throttle;
 
 /// Consumer group names on the bus.

@@ -8,7 +8,8 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+pub use axum::Router;
 use tokio_util::sync::CancellationToken;
 
 use crate::health::Health;

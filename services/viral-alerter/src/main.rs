@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match viral_pipeline::service::main("viral-alerter") {
+    match viral_pipeline::service::main("viral-alerter", None) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("viral-alerter: {e}");

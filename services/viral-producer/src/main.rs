@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    match viral_pipeline::service::main("viral-producer") {
+    match viral_pipeline::service::main("viral-producer", None) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("viral-producer: {e}");

@@ -51,7 +51,7 @@ const STAGE: &str = "aggregator";
 /// transaction's size when a backlog closes windows faster than the commit interval.
 const MAX_PENDING: usize = 10_000;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Settings {
     pub spec: WindowSpec,
     pub idle_timeout: Duration,

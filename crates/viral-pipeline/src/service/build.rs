@@ -199,38 +199,3 @@ pub fn sources(
         acked,
     })
 }
-
-/// The query API's view of `config`: its topics, window size and detectors, read from
-/// `store`, with "now" from `clock` (the wall clock, or standalone's simulated one).
-pub fn query_state(
-    config: &Config,
-    store: Arc<dyn Store>,
-    clock: SharedClock,
-) -> viral_api::QueryState {
-    viral_api::QueryState {
-        store,
-        topics: config.topics.iter().map(|t| t.name.clone()).collect(),
-        window_size: config.window.size,
-        clock,
-        detectors: config.detectors.clone(),
-    }
-}
-
-/// `[http]`'s bounds on the query API's costly routes.
-pub fn query_limits(http: &viral_config::HttpConfig) -> viral_api::QueryLimits {
-    viral_api::QueryLimits {
-        max_concurrent_queries: http.max_concurrent_queries,
-        max_event_streams: http.max_event_streams,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn the_api_defaults_are_the_configs() {
-        assert_eq!(
-            super::query_limits(&viral_config::HttpConfig::default()),
-            viral_api::QueryLimits::default()
-        );
-    }
-}

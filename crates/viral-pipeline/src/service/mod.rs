@@ -13,19 +13,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
-use tokio::task::{JoinError, JoinSet};
 use viral_bus::{Bus, KafkaBus};
 use viral_config::{BusKind, Config, LogFormat};
+use viral_runtime::clock::SystemClock;
 use viral_runtime::health::Health;
+use viral_runtime::http::Router;
 use viral_runtime::metrics::Metrics;
 use viral_runtime::CancellationToken;
-use viral_sources::SourceError;
 use viral_store::Store;
 
-use crate::aggregator::{self, Aggregator};
-use crate::alerter::{Alerter, Judge};
-use crate::producer;
+use crate::stages::{self, Parts, Settings};
+
+/// HTTP routes a service binary serves next to the ops routes, built from its config and
+/// store: the aggregator's binary serves the query API this way, so the stages here do
+/// not depend on it.
+pub type Routes = fn(&Config, Arc<dyn Store>) -> Router;
 
 /// How long a stopping service may take to commit and leave.
 pub const DRAIN: Duration = Duration::from_secs(10);
@@ -72,8 +74,9 @@ impl Role {
     }
 }
 
-/// Run service `name` (`viral-producer`, …) with the process's arguments.
-pub fn main(name: &str) -> Result<(), ServiceError> {
+/// Run service `name` (`viral-producer`, …) with the process's arguments, serving
+/// `routes` too when the stage has a store.
+pub fn main(name: &str, routes: Option<Routes>) -> Result<(), ServiceError> {
     let role = Role::of(name).ok_or_else(|| ServiceError::Usage(name.into()))?;
     let mut args = std::env::args().skip(1);
     let path = match (args.next().as_deref(), args.next()) {
@@ -112,10 +115,15 @@ pub fn main(name: &str) -> Result<(), ServiceError> {
         .map_err(|e| ServiceError::Start(format!("cannot start the async runtime: {e}")))?;
     let bus = KafkaBus::new(kafka)
         .map_err(|e| ServiceError::Start(format!("config key `bus.kafka`: {e}")))?;
-    let result = rt.block_on(run(role, name, config, Arc::new(bus)));
+    let result = rt.block_on(run(role, name, config, Arc::new(bus), routes));
     // Blocking work still running (a transaction round trip) must not hold the exit.
     rt.shutdown_timeout(Duration::from_secs(1));
     result
+}
+
+/// The stage settings a service runs with: [`Settings::of`], as for `viral standalone`.
+pub fn settings(config: &Config) -> Result<Settings, ServiceError> {
+    Ok(Settings::of(config)?)
 }
 
 async fn run(
@@ -123,6 +131,7 @@ async fn run(
     name: &str,
     config: Config,
     bus: Arc<dyn Bus>,
+    routes: Option<Routes>,
 ) -> Result<(), ServiceError> {
     let shutdown = viral_runtime::shutdown::on_signal();
     let (metrics, health) = (Metrics::new(), Health::new());
@@ -136,14 +145,8 @@ async fn run(
         }
     };
     let mut router = viral_runtime::http::router(metrics.clone(), health.clone());
-    if let (Role::Aggregator, Some(store)) = (role, &store) {
-        // The aggregator writes the counts, so it serves them: the query API.
-        let clock = Arc::new(viral_runtime::clock::SystemClock);
-        let state = build::query_state(&config, store.clone(), clock);
-        router = router.merge(viral_api::router_with(
-            state,
-            build::query_limits(&config.http),
-        ));
+    if let (Some(routes), Some(store)) = (routes, &store) {
+        router = router.merge(routes(&config, store.clone()));
     }
     let listener = config.http.listener(&metrics);
     let (addr, http) =
@@ -158,7 +161,29 @@ async fn run(
     tokio::spawn(watch_bus(bus.clone(), health.clone(), shutdown.clone()));
     tracing::info!(service = name, ops = %format!("http://{addr}"), "started");
 
-    let stage = stage(role, &config, bus, store, metrics, health, shutdown.clone())?;
+    let settings = settings(&config)?;
+    let parts = Parts {
+        bus,
+        // Separate processes share no simulated clock: only the producer runs on one (the
+        // demo's, a paced file's); the stages downstream count on the wall clock.
+        clock: match role {
+            Role::Producer => build::clock(&config),
+            _ => Arc::new(SystemClock),
+        },
+        metrics,
+        health,
+    };
+    let stop = shutdown.clone();
+    let stage = match (role, store) {
+        (Role::Producer, _) => stages::producer(&config, &settings, &parts, stop)?,
+        (Role::Aggregator, Some(store)) => stages::aggregator(&settings, &parts, store, stop),
+        (Role::Alerter, Some(store)) => stages::alerter(&config, &settings, &parts, store, stop)?,
+        (role, None) => {
+            return Err(ServiceError::Start(format!(
+                "the {role:?} stage was started without a store"
+            )))
+        }
+    };
     let mut stage = tokio::spawn(stage);
     let result = tokio::select! {
         r = &mut stage => r,
@@ -180,138 +205,6 @@ async fn run(
         }
         Ok(Err(e)) => Err(ServiceError::Stage(e)),
         Err(e) => Err(ServiceError::Stage(format!("panicked: {e}"))),
-    }
-}
-
-type StageFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
-
-/// The stage of `role`, ready to run until `shutdown`.
-fn stage(
-    role: Role,
-    config: &Config,
-    bus: Arc<dyn Bus>,
-    store: Option<Arc<dyn Store>>,
-    metrics: Metrics,
-    health: Health,
-    shutdown: CancellationToken,
-) -> Result<StageFuture, ServiceError> {
-    let store = || {
-        store.clone().ok_or_else(|| {
-            ServiceError::Start(format!("the {role:?} stage was started without a store"))
-        })
-    };
-    match role {
-        Role::Producer => {
-            let matcher = Arc::new(config.matcher().map_err(|e| build::BuildError {
-                key: "topics",
-                problem: e.to_string(),
-            })?);
-            let clock = build::clock(config);
-            let build::Sources { sources, acked } =
-                build::sources(config, clock.clone(), &metrics, &health)?;
-            let producer = producer::Producer {
-                matcher,
-                bus,
-                clock,
-                metrics,
-                health,
-                topics: config.bus.topics.clone(),
-            };
-            let ((live_tx, live), (recorded_tx, recorded)) =
-                (mpsc::channel(4096), mpsc::channel(4096));
-            let mut sourcing = JoinSet::new();
-            // Stopped with the service, or when the producer is gone (no source should
-            // outlive the stage it feeds).
-            let stop_sources = shutdown.child_token();
-            for source in sources {
-                let tx = if source.keeps_time() {
-                    &recorded_tx
-                } else {
-                    &live_tx
-                };
-                sourcing.spawn(source.run(tx.clone(), stop_sources.clone()));
-            }
-            // The producer ends once every source has ended and dropped its sender.
-            drop((live_tx, recorded_tx));
-            let inputs = producer::Inputs {
-                live,
-                recorded,
-                acked,
-            };
-            Ok(Box::pin(async move {
-                let producing = producer.run(inputs);
-                tokio::pin!(producing);
-                loop {
-                    tokio::select! {
-                        produced = &mut producing => {
-                            // Every source has ended (a file read to the end ends the
-                            // service), or the bus is gone.
-                            stop_sources.cancel();
-                            while let Some(done) = sourcing.join_next().await {
-                                source_result(done)?;
-                            }
-                            return produced.map_err(|e| e.to_string());
-                        }
-                        Some(done) = sourcing.join_next() => source_result(done)?,
-                    }
-                }
-            }))
-        }
-        Role::Aggregator => {
-            let store = store()?;
-            let agg = Aggregator::new(
-                bus,
-                store,
-                Arc::new(viral_runtime::clock::SystemClock),
-                metrics,
-                health,
-                aggregator::Settings {
-                    spec: config.window_spec().map_err(|e| build::BuildError {
-                        key: "window",
-                        problem: e.to_string(),
-                    })?,
-                    idle_timeout: config.aggregator.idle_timeout,
-                    samples: config.aggregator.samples,
-                    commit_interval: config.aggregator.commit_interval,
-                    topics: config.bus.topics.clone(),
-                    group: config.bus.group("aggregator"),
-                },
-            );
-            Ok(Box::pin(async move {
-                agg.run(shutdown).await.map_err(|e| e.to_string())
-            }))
-        }
-        Role::Alerter => {
-            let store = store()?;
-            // Validated with the config already; the error names the entry and key.
-            let judge =
-                Judge::new(config.detectors.clone()).map_err(|(i, e)| build::BuildError {
-                    key: "detectors",
-                    problem: format!("detectors[{i}].{e}"),
-                })?;
-            let alerter = Alerter::new(bus, store, build::notifiers(config)?, metrics, judge)
-                .with_topics(config.bus.topics.clone())
-                .with_group(config.bus.group("alerter"))
-                .with_tracked(config.topics.iter().map(|t| t.name.clone()).collect())
-                .with_commit_interval(config.aggregator.commit_interval)
-                .with_throttle(crate::throttle::Throttle::new(
-                    config.notifiers.cooldown,
-                    config.notifiers.max_per_hour,
-                ));
-            Ok(Box::pin(async move {
-                alerter.run(shutdown).await.map_err(|e| e.to_string())
-            }))
-        }
-    }
-}
-
-/// A source that failed (it cannot work at all: bad configuration, a port in use) stops
-/// the service; one that finished leaves the others running.
-fn source_result(done: Result<Result<(), SourceError>, JoinError>) -> Result<(), String> {
-    match done {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(e) => Err(format!("a source panicked: {e}")),
     }
 }
 

@@ -8,14 +8,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use viral_bus::{Bus, MemoryBus};
+use viral_bus::MemoryBus;
 use viral_config::{BusKind, Config, LogFormat};
-use viral_pipeline::aggregator::{self, Aggregator};
-use viral_pipeline::alerter::{Alerter, Judge};
-use viral_pipeline::producer;
 use viral_pipeline::service::build;
+use viral_pipeline::stages::{self, Parts, Settings};
 use viral_runtime::health::Health;
 use viral_runtime::metrics::Metrics;
 use viral_runtime::CancellationToken;
@@ -37,33 +34,23 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
 
 async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
     let shutdown = viral_runtime::shutdown::on_signal();
-    let (metrics, health) = (Metrics::new(), Health::new());
-    let matcher = Arc::new(config.matcher()?);
-    let spec = config.window_spec()?;
-
-    let synthetic = config.sources.synthetic.clone().unwrap_or_default();
-    let clock = build::clock(&config);
-
-    let bus: Arc<dyn Bus> = Arc::new(MemoryBus::new(config.bus.memory_capacity));
-    health.set("bus", true);
+    let settings = settings(&config)?;
+    // One clock for every stage: the demo's simulated one (or a paced file's) moves the
+    // aggregator's idle advance and the API's "now" as it moves the sources.
+    let parts = Parts {
+        bus: Arc::new(MemoryBus::new(config.bus.memory_capacity)),
+        clock: build::clock(&config),
+        metrics: Metrics::new(),
+        health: Health::new(),
+    };
+    parts.health.set("bus", true);
     let store = build::store(&config)?;
-    health.set("store", store.ping().await.is_ok());
+    parts.health.set("store", store.ping().await.is_ok());
 
-    let notifiers = build::notifiers(&config)?;
-    if config.detectors.is_empty() {
-        tracing::warn!("no [[detectors]] configured: windows are counted but nothing will alert");
-    }
-    let judge = Judge::new(config.detectors.clone())
-        .map_err(|(i, e)| anyhow::anyhow!("config key `detectors[{i}].{e}`"))?;
-
-    // The demo's windows are in simulated time: "now" for default ranges too.
-    let state = viral_pipeline::service::build::query_state(&config, store.clone(), clock.clone());
-    let router =
-        viral_runtime::http::router(metrics.clone(), health.clone()).merge(viral_api::router_with(
-            state,
-            viral_pipeline::service::build::query_limits(&config.http),
-        ));
-    let listener = config.http.listener(&metrics);
+    let router = viral_runtime::http::router(parts.metrics.clone(), parts.health.clone()).merge(
+        viral_aggregator::query_api(&config, store.clone(), parts.clock.clone()),
+    );
+    let listener = config.http.listener(&parts.metrics);
     let (addr, http) =
         viral_runtime::http::serve(&config.http.listen, router, listener, shutdown.clone())
             .await
@@ -74,70 +61,14 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
                 )
             })?;
 
-    let mut tasks: JoinSet<anyhow::Result<()>> = JoinSet::new();
-    let agg = Aggregator::new(
-        bus.clone(),
-        store.clone(),
-        clock.clone(),
-        metrics.clone(),
-        health.clone(),
-        aggregator::Settings {
-            spec,
-            idle_timeout: config.aggregator.idle_timeout,
-            samples: config.aggregator.samples,
-            commit_interval: config.aggregator.commit_interval,
-            topics: config.bus.topics.clone(),
-            group: config.bus.group("aggregator"),
-        },
-    );
-    let stop = shutdown.clone();
-    tasks.spawn(async move { Ok(agg.run(stop).await?) });
-    let alerter = Alerter::new(
-        bus.clone(),
-        store.clone(),
-        notifiers,
-        metrics.clone(),
-        judge,
-    )
-    .with_topics(config.bus.topics.clone())
-    .with_group(config.bus.group("alerter"))
-    .with_tracked(config.topics.iter().map(|t| t.name.clone()).collect())
-    .with_throttle(viral_pipeline::throttle::Throttle::new(
-        config.notifiers.cooldown,
-        config.notifiers.max_per_hour,
-    ));
-    let stop = shutdown.clone();
-    tasks.spawn(async move { Ok(alerter.run(stop).await?) });
-
-    let ((live_tx, live), (recorded_tx, recorded)) = (mpsc::channel(4096), mpsc::channel(4096));
-    let build::Sources { sources, acked } =
-        build::sources(&config, clock.clone(), &metrics, &health)?;
-    for source in sources {
-        let tx = if source.keeps_time() {
-            &recorded_tx
-        } else {
-            &live_tx
-        };
-        let (tx, stop) = (tx.clone(), shutdown.clone());
-        tasks.spawn(async move { Ok(source.run(tx, stop).await?) });
-    }
-    drop((live_tx, recorded_tx));
-    let inputs = producer::Inputs {
-        live,
-        recorded,
-        acked,
-    };
-    let producer = producer::Producer {
-        matcher,
-        bus: bus.clone(),
-        clock: clock.clone(),
-        metrics: metrics.clone(),
-        health: health.clone(),
-        topics: config.bus.topics.clone(),
-    };
-    tasks.spawn(async move { Ok(producer.run(inputs).await?) });
+    let mut tasks: JoinSet<Result<(), String>> = JoinSet::new();
+    let stop = || shutdown.clone();
+    tasks.spawn(stages::aggregator(&settings, &parts, store.clone(), stop()));
+    tasks.spawn(stages::alerter(&config, &settings, &parts, store, stop())?);
+    tasks.spawn(stages::producer(&config, &settings, &parts, stop())?);
 
     let topics: Vec<&str> = config.topics.iter().map(|t| t.name.as_str()).collect();
+    let synthetic = config.sources.synthetic.clone().unwrap_or_default();
     tracing::info!(
         demo,
         topics = ?topics,
@@ -155,9 +86,14 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
     result
 }
 
+/// The stage settings standalone runs with: the services' own ([`Settings::of`]).
+fn settings(config: &Config) -> anyhow::Result<Settings> {
+    Ok(Settings::of(config)?)
+}
+
 /// Wait for Ctrl-C/SIGTERM, or for a stage to fail (which stops the rest).
 async fn supervise(
-    tasks: &mut JoinSet<anyhow::Result<()>>,
+    tasks: &mut JoinSet<Result<(), String>>,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<()> {
     loop {
@@ -166,9 +102,74 @@ async fn supervise(
             done = tasks.join_next() => match done {
                 None => return Ok(()),
                 Some(Ok(Ok(()))) => continue,
-                Some(Ok(Err(e))) => return Err(e.context("a pipeline stage failed")),
+                Some(Ok(Err(e))) => return Err(anyhow::anyhow!("a pipeline stage failed: {e}")),
                 Some(Err(e)) => return Err(anyhow::anyhow!("a pipeline stage panicked: {e}")),
             },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    /// Every stage setting the config has, off its default.
+    const CONFIG: &str = r#"
+[[topics]]
+name = "ocean-spray"
+terms = ["ocean spray"]
+
+[window]
+size = "5m"
+hop = "1m"
+lateness = "20s"
+max_delay = "30m"
+
+[aggregator]
+idle_timeout = "7s"
+samples = 2
+commit_interval = "250ms"
+
+[bus]
+kind = "memory"
+group_prefix = "brand"
+
+[bus.topics]
+mentions = "m.v1"
+counts = "c.v1"
+deadletter = "d.v1"
+
+[notifiers]
+cooldown = "2h"
+max_per_hour = 9
+"#;
+
+    #[test]
+    fn standalone_and_the_services_run_the_stages_with_the_same_settings() {
+        let config = viral_config::load_str(CONFIG).expect("a valid config");
+        let standalone = super::settings(&config).expect("standalone's settings");
+        let services = viral_pipeline::service::settings(&config).expect("the services'");
+        assert_eq!(standalone, services);
+        // And every key reached its stage.
+        let (agg, alerter) = (&standalone.aggregator, &standalone.alerter);
+        assert_eq!(agg.spec, config.window_spec().expect("a valid window"));
+        assert_eq!(
+            (agg.idle_timeout, agg.samples, agg.commit_interval),
+            (Duration::from_secs(7), 2, Duration::from_millis(250))
+        );
+        assert_eq!(agg.group, "brand-aggregator");
+        assert_eq!(alerter.group, "brand-alerter");
+        assert_eq!(alerter.commit_interval, Duration::from_millis(250));
+        assert_eq!(
+            (alerter.cooldown, alerter.max_per_hour),
+            (Duration::from_secs(7200), 9)
+        );
+        assert_eq!(alerter.tracked, ["ocean-spray"]);
+        for topics in [&standalone.producer_topics, &agg.topics, &alerter.topics] {
+            assert_eq!(
+                (&*topics.mentions, &*topics.counts, &*topics.deadletter),
+                ("m.v1", "c.v1", "d.v1")
+            );
         }
     }
 }
