@@ -50,7 +50,7 @@ pub const RECORD_OVERHEAD_BYTES: usize = 1024;
 /// `message.max.bytes` says less).
 pub const MAX_MESSAGE_BYTES: usize = KAFKA_MESSAGE_MAX_BYTES - RECORD_OVERHEAD_BYTES;
 
-/// Default topic names (DESIGN.md's).
+/// Default topic names (docs/ARCHITECTURE.md, "Messages and topics").
 pub mod topics {
     pub const MENTIONS: &str = "viral.mentions.v1";
     pub const COUNTS: &str = "viral.counts.v1";

@@ -7,7 +7,7 @@
 //! The modules follow the data path:
 //!
 //! - [`model`]: the messages that cross the bus and land in the store (`Post`, `Mention`,
-//!   `WindowCount`, `Alert`), with their serde shapes pinned by DESIGN.md and `schemas/`.
+//!   `WindowCount`, `Alert`), with their serde shapes in docs/ARCHITECTURE.md and `schemas/`.
 //! - [`time`]: millisecond timestamps, RFC 3339 parsing and printing, event-time rule and
 //!   the one-day limit on dates ahead of the clock.
 //! - [`matcher`]: decides which tracked topics a post mentions (NFKC, lower-case, word runs).

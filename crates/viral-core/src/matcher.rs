@@ -1,4 +1,5 @@
-//! Topic matching, the same code in the producer and in `viral replay` (DESIGN.md).
+//! Topic matching, the same code in the producer and in `viral replay`
+//! (docs/ARCHITECTURE.md, "Matching").
 //!
 //! Text and terms are normalised with Unicode NFKC, lower-cased, and split into words
 //! (maximal runs of `char::is_alphanumeric`). A term matches when its words occur as a

@@ -1,4 +1,5 @@
-//! The messages of viral, exactly as DESIGN.md pins them and `schemas/` describes them.
+//! The messages of viral, as docs/ARCHITECTURE.md ("Messages and topics")
+//! and `schemas/` describe them.
 //!
 //! Unknown fields are ignored on read so that older readers accept newer writers.
 

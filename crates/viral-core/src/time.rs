@@ -33,7 +33,7 @@ pub fn parse_rfc3339(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
     DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc))
 }
 
-/// The event time of a post (DESIGN.md): `created_at`, unless it is later than
+/// The event time of a post (docs/ARCHITECTURE.md, "Windowing", rule 1): `created_at`, unless it is later than
 /// `observed_at`, because clients' clocks run ahead and a future timestamp would push the
 /// watermark past windows that are still receiving posts.
 pub fn event_time(created_at: &DateTime<Utc>, observed_at: Option<&DateTime<Utc>>) -> Millis {
@@ -44,8 +44,8 @@ pub fn event_time(created_at: &DateTime<Utc>, observed_at: Option<&DateTime<Utc>
 }
 
 /// How far past the clock an event time may lie: a post dated later than this is invalid
-/// (DESIGN.md), because no real post is written tomorrow and a date far ahead would only
-/// serve to stall windows or the pacing of a recording.
+/// (docs/ARCHITECTURE.md, "Windowing", rule 7), because no real post is written tomorrow
+/// and a date far ahead would only serve to stall windows or the pacing of a recording.
 pub const MAX_AHEAD: Millis = 24 * 3600 * 1000;
 
 /// Whether an event time is more than [`MAX_AHEAD`] after `now` (the wall clock, or the

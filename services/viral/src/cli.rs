@@ -1,5 +1,5 @@
-//! Flags of every subcommand (DESIGN.md pins `replay`, `standalone`, `counts`, `backtest`;
-//! `migrate` and `generate` are ours).
+//! Flags of every subcommand (`replay`, `standalone`, `counts` and `backtest` are a
+//! contract: docs/ARCHITECTURE.md and the README; `migrate` and `generate` are ours).
 
 use std::path::PathBuf;
 

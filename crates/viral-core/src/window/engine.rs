@@ -1,4 +1,5 @@
-//! The windowing engine: DESIGN.md's three steps per mention, done incrementally.
+//! The windowing engine: the watermark rule's three steps per mention (docs/ARCHITECTURE.md,
+//! "Windowing", rule 3), done incrementally.
 //!
 //! Per topic it keeps `next_start` (every window before it has been emitted) and one slot
 //! per open window from there on. All topics share one grid of window ends, so closing is a

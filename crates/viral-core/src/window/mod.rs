@@ -1,6 +1,6 @@
 //! Event-time windows: tumbling and hopping, epoch-aligned, with a watermark of bounded
 //! lateness and delivery delay, per-window de-duplication and zero-count windows
-//! (DESIGN.md, "Windowing").
+//! (docs/ARCHITECTURE.md, "Windowing").
 //!
 //! [`WindowEngine`] is incremental: each mention may close windows, which the caller then
 //! takes out one at a time ([`WindowEngine::pop_closed`]). Memory is bounded by the open

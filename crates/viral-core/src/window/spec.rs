@@ -33,7 +33,7 @@ pub struct WindowSpec {
     size: Millis,
     hop: Millis,
     lateness: Millis,
-    /// The watermark is at least `observed_at − max_delay` (DESIGN.md, step 1).
+    /// The watermark is at least `observed_at − max_delay` (docs/ARCHITECTURE.md, "Windowing", rule 3).
     max_delay: Millis,
 }
 

@@ -58,7 +58,7 @@ pub fn run(spec: WindowSpec, ms: &[M], chunk: usize) -> (Vec<Row>, Vec<Outcome>)
     (all, outcomes)
 }
 
-/// DESIGN.md's rules, transcribed as literally as possible, with no attention to cost.
+/// The windowing rules (docs/ARCHITECTURE.md), transcribed as literally as possible, with no attention to cost.
 pub fn reference(spec: WindowSpec, ms: &[M]) -> (Vec<Row>, Vec<Outcome>) {
     let (size, hop, late, max_delay) = (spec.size(), spec.hop(), spec.lateness(), spec.max_delay());
     let mut w: Option<i64> = None;

@@ -3,8 +3,8 @@
 //! counts topic. When no mention has arrived for `idle_timeout`, the watermark follows the
 //! clock so windows close during silence, and detectors see the quiet too.
 //!
-//! Each bus partition is its own stream with its own engine and watermark (DESIGN.md),
-//! and its own silence: a partition is quiet once it has delivered no mention for
+//! Each bus partition is its own stream with its own engine and watermark
+//! (docs/ARCHITECTURE.md, "Windowing", rule 8), and its own silence: a partition is quiet once it has delivered no mention for
 //! `idle_timeout` since it was assigned *and* the bus says nothing is waiting in it. A
 //! backlog that is slow to arrive (a rebalance, a broker outage, a successor still
 //! re-reading) is not silence; closing windows on it would cut their counts short.

@@ -17,7 +17,8 @@ use viral_core::time::{
 };
 use viral_core::window::{MentionRef, WindowEngine, WindowSpec};
 
-/// The last line `viral replay` prints on stderr (DESIGN.md pins the keys and order).
+/// The last line `viral replay` prints on stderr (its keys and their order are a contract:
+/// docs/ARCHITECTURE.md, "Windowing").
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub posts: u64,
