@@ -1,5 +1,6 @@
 //! The windowing engine against the windowing rules (docs/ARCHITECTURE.md): hand-worked
-//! examples, and properties checked on random streams against a deliberately naive model of the pinned rules.
+//! examples, and properties checked on random streams against a deliberately naive model
+//! of those rules.
 //!
 //! - `model`: the test's view of a mention, the engine driver, and the naive reference.
 //! - `examples`: hand-worked cases of the basic rules.
