@@ -32,6 +32,9 @@ use tokio_util::sync::CancellationToken;
 use viral_core::Post;
 
 pub mod file;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod jetstream;
 pub mod live;

@@ -16,7 +16,7 @@ pub const MAX_LISTED_PROBLEMS: usize = 100;
 
 /// What a body holds.
 #[derive(Debug)]
-pub(super) enum Body {
+pub enum Body {
     /// The posts' JSON values (one for a single Post object), not yet checked.
     Items(Vec<Value>),
     /// An array of more than the allowed number of items.
@@ -28,7 +28,7 @@ pub(super) enum Body {
 }
 
 /// Parse `body`, stopping at the `max + 1`-th item of an array.
-pub(super) fn read(body: &[u8], max: usize) -> Body {
+pub fn read(body: &[u8], max: usize) -> Body {
     let too_many = Cell::new(false);
     let mut de = serde_json::Deserializer::from_slice(body);
     let parsed = Items {
@@ -106,13 +106,13 @@ impl<'de> Visitor<'de> for Items<'_> {
 /// The invalid posts of one request: the first [`MAX_LISTED_PROBLEMS`] with their reasons,
 /// the others counted.
 #[derive(Debug, Default)]
-pub(super) struct Problems {
+pub struct Problems {
     listed: Vec<Value>,
     total: usize,
 }
 
 impl Problems {
-    pub(super) fn add(&mut self, index: usize, problem: &str) {
+    pub fn add(&mut self, index: usize, problem: &str) {
         self.total += 1;
         if self.listed.len() < MAX_LISTED_PROBLEMS {
             self.listed
@@ -120,12 +120,12 @@ impl Problems {
         }
     }
 
-    pub(super) fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.total == 0
     }
 
     /// The 400 answer's body for a request of `posts` items.
-    pub(super) fn answer(self, posts: usize) -> Value {
+    pub fn answer(self, posts: usize) -> Value {
         let unlisted = self.total - self.listed.len();
         let mut error = format!(
             "{} of {posts} posts are invalid; none was accepted",

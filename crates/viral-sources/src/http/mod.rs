@@ -20,7 +20,7 @@
 //! A retried request whose first attempt did get through is harmless: its posts keep
 //! their ids, and the aggregator counts an id once per window.
 
-mod body;
+pub(crate) mod body;
 mod config;
 #[cfg(test)]
 mod tests;
@@ -300,7 +300,7 @@ async fn ingest(State(s): State<Arc<Shared>>, body: Result<Bytes, BytesRejection
 }
 
 /// One element of the request as a Post, or why not, naming the field.
-fn check(item: Value, allowed: &[String]) -> Result<Post, String> {
+pub(crate) fn check(item: Value, allowed: &[String]) -> Result<Post, String> {
     if !item.is_object() {
         return Err(format!("expected a Post object, got {}", json_kind(&item)));
     }

@@ -17,7 +17,7 @@ use super::{POST_COLLECTION, SOURCE};
 
 /// What one event means for the pipeline.
 #[derive(Debug, PartialEq)]
-pub(crate) enum Parsed {
+pub enum Parsed {
     /// A new post; `time_us` is the event's cursor position.
     Post { post: Box<Post>, time_us: i64 },
     /// A well-formed event that is not a new post (identity, account, delete, update).
@@ -60,10 +60,10 @@ struct Record {
 
 /// How far past the wall clock an event's `time_us` may be: DESIGN.md's bound on event
 /// times (clocks disagree a little; a year 9999 is not a clock's error).
-pub(crate) const MAX_AHEAD_US: i64 = 24 * 3600 * 1_000_000;
+pub const MAX_AHEAD_US: i64 = 24 * 3600 * 1_000_000;
 
 /// Parse one text frame; `now_us` is the wall clock, for the range check of `time_us`.
-pub(crate) fn parse(text: &str, now_us: i64) -> Parsed {
+pub fn parse(text: &str, now_us: i64) -> Parsed {
     let event: Event = match serde_json::from_str(text) {
         Ok(e) => e,
         Err(e) => {

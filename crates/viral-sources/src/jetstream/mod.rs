@@ -12,7 +12,7 @@
 
 mod config;
 mod cursor;
-mod event;
+pub(crate) mod event;
 #[cfg(test)]
 mod tests;
 

@@ -11,8 +11,8 @@
 //! no stream has been down for longer than `unready_after`.
 
 mod config;
-mod sse;
-mod status;
+pub(crate) mod sse;
+pub(crate) mod status;
 #[cfg(test)]
 mod tests;
 
@@ -35,7 +35,7 @@ use config::{streaming_base, Stream};
 pub const SOURCE: &str = "mastodon";
 
 /// A status is a few kilobytes of JSON; an SSE line or event this large is not one.
-const MAX_EVENT: usize = 1 << 20;
+pub(crate) const MAX_EVENT: usize = 1 << 20;
 
 /// Statuses from a Mastodon instance's streaming API.
 pub struct MastodonSource {

@@ -4,7 +4,7 @@
 
 /// One complete event.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Event {
+pub struct Event {
     /// `event:` field; `message` when absent, as the spec says.
     pub kind: String,
     pub data: String,
@@ -12,7 +12,7 @@ pub(crate) struct Event {
     pub too_large: bool,
 }
 
-pub(crate) struct Parser {
+pub struct Parser {
     max_data: usize,
     kind: Option<String>,
     data: String,
@@ -22,7 +22,7 @@ pub(crate) struct Parser {
 
 impl Parser {
     /// Events whose data is longer than `max_data` bytes are reported as too large.
-    pub(crate) fn new(max_data: usize) -> Self {
+    pub fn new(max_data: usize) -> Self {
         Self {
             max_data,
             kind: None,
@@ -33,7 +33,7 @@ impl Parser {
     }
 
     /// Forget a partial event (after a connection was lost or a line was skipped).
-    pub(crate) fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.kind = None;
         self.data.clear();
         self.has_data = false;
@@ -41,7 +41,7 @@ impl Parser {
     }
 
     /// Take one line (without its end of line); an event when this line completes one.
-    pub(crate) fn feed(&mut self, line: &[u8]) -> Option<Event> {
+    pub fn feed(&mut self, line: &[u8]) -> Option<Event> {
         if line.is_empty() {
             if !self.has_data {
                 // A blank line after nothing, or after an event type alone: no event.

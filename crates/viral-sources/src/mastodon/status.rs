@@ -34,12 +34,12 @@ struct Account {
 }
 
 /// Why a status could not be used: a metrics kind and a detail for the log.
-pub(crate) type Bad = (&'static str, String);
+pub type Bad = (&'static str, String);
 
 /// The post in a status; `None` for a boost (the boosted status is not a new mention).
 /// `domain` is the instance's, added to local accounts' names (`user@domain`) so that
 /// authors are unambiguous across instances.
-pub(crate) fn parse(data: &str, domain: &str) -> Result<Option<Post>, Bad> {
+pub fn parse(data: &str, domain: &str) -> Result<Option<Post>, Bad> {
     let status: Status =
         serde_json::from_str(data).map_err(|e| ("invalid_json", format!("not a status: {e}")))?;
     if status.reblog.as_ref().is_some_and(|r| !r.is_null()) {

@@ -14,7 +14,7 @@ mod config;
 pub mod rules;
 #[cfg(test)]
 mod tests;
-mod tweet;
+pub(crate) mod tweet;
 
 pub use backoff::{Failure, XBackoff};
 pub use config::XConfig;
@@ -39,7 +39,7 @@ pub const SOURCE: &str = "x";
 /// The post fields asked for, beyond id and text.
 const TWEET_FIELDS: &str = "created_at,author_id,lang";
 /// A post with its fields is a few kilobytes; a line this long is not one.
-const MAX_LINE: usize = 1 << 20;
+pub(crate) const MAX_LINE: usize = 1 << 20;
 
 /// Posts from X's filtered stream.
 pub struct XSource {

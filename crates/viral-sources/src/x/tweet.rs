@@ -14,7 +14,7 @@ use super::SOURCE;
 
 /// What one line means.
 #[derive(Debug, PartialEq)]
-pub(crate) enum Line {
+pub enum Line {
     Post(Box<Post>),
     /// X is closing the stream (`operational-disconnect`): reconnect.
     Disconnect(String),
@@ -45,7 +45,7 @@ struct Tweet {
 }
 
 /// Parse one non-empty line; `now` stands in for a missing or malformed `created_at`.
-pub(crate) fn parse(line: &[u8], now: DateTime<Utc>) -> Line {
+pub fn parse(line: &[u8], now: DateTime<Utc>) -> Line {
     let envelope: Envelope = match serde_json::from_slice(line) {
         Ok(e) => e,
         Err(e) => {
