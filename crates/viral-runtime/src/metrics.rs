@@ -51,6 +51,9 @@ pub struct StoreLabel {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct AlertLabel {
+    /// A tracked topic (a configured, bounded set), or `untracked` for any other name a
+    /// window on the bus may carry, so the label's values stay bounded.
+    pub topic: String,
     pub detector: String,
     pub status: &'static str,
 }

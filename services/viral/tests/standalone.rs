@@ -150,7 +150,9 @@ async fn the_demo_spike_fires_and_resolves_everywhere() {
     })
     .await;
     assert!(
-        metrics.contains(r#"viral_alerts_total{detector="threshold",status="firing"} 1"#),
+        metrics.contains(
+            r#"viral_alerts_total{topic="ocean-spray",detector="threshold",status="firing"} 1"#
+        ),
         "{metrics}"
     );
     assert!(metrics.contains("viral_windows_closed_total"));

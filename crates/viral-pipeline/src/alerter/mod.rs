@@ -34,6 +34,8 @@ use crate::deadletter;
 use crate::throttle::Throttle;
 
 const STAGE: &str = "alerter";
+/// The `topic` label of an alert about a topic the config does not track.
+const UNTRACKED: &str = "untracked";
 
 pub struct Alerter {
     bus: Arc<dyn Bus>,
@@ -215,6 +217,11 @@ impl Alerter {
                 self.metrics
                     .alerts
                     .get_or_create(&AlertLabel {
+                        topic: if self.tracked.contains(&alert.topic) {
+                            alert.topic.clone()
+                        } else {
+                            UNTRACKED.into()
+                        },
                         detector: alert.detector.clone(),
                         status: alert.status.as_str(),
                     })
