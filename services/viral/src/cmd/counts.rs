@@ -16,6 +16,15 @@ pub fn run(
     limit: usize,
 ) -> anyhow::Result<ExitCode> {
     let config = viral_config::load(Some(config))?;
+    // A misspelled topic would print nothing and succeed: name the tracked ones instead,
+    // as the query API's 404 does.
+    if !config.topics.iter().any(|t| t.name == topic) {
+        let tracked: Vec<&str> = config.topics.iter().map(|t| t.name.as_str()).collect();
+        anyhow::bail!(
+            "--topic {topic:?} is not tracked by this config; its topics are: {}",
+            tracked.join(", ")
+        );
+    }
     let from = from.map(|v| super::parse_time("from", v)).transpose()?;
     let to = to.map(|v| super::parse_time("to", v)).transpose()?;
     if let (Some(f), Some(t)) = (from, to) {
