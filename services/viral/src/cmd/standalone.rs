@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::task::JoinSet;
 use viral_bus::MemoryBus;
-use viral_config::{BusKind, Config, LogFormat};
+use viral_config::{BusKind, Config, LogFormat, StoreKind};
 use viral_pipeline::service::build;
 use viral_pipeline::stages::{self, Parts, Settings};
 use viral_runtime::health::Health;
@@ -24,11 +24,15 @@ pub fn run(config_path: Option<&Path>) -> anyhow::Result<ExitCode> {
         config.bus.kind == BusKind::Memory,
         "config key `bus.kind`: viral standalone runs on the in-memory bus; set it to \"memory\""
     );
+    let demo = config_path.is_none();
+    if demo {
+        fresh_demo_store(&config)?;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    rt.block_on(run_pipeline(config, config_path.is_none()))?;
+    rt.block_on(run_pipeline(config, demo))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -84,6 +88,34 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
     while tasks.join_next().await.is_some() {}
     let _ = http.await;
     result
+}
+
+/// The built-in demo replays the same simulated day each run, so its incidents get the
+/// same ids as last time's: over last run's store they would count as already delivered,
+/// and nothing would be printed. Each demo run therefore starts from an empty store.
+fn fresh_demo_store(config: &Config) -> anyhow::Result<()> {
+    if config.store.kind != StoreKind::Sqlite {
+        return Ok(());
+    }
+    let db = &config.store.sqlite.path;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        match std::fs::remove_file(&name) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "store.sqlite.path: the demo starts from an empty store, and {} cannot be removed",
+                        Path::new(&name).display()
+                    )
+                })
+            }
+        }
+    }
+    tracing::info!(store = %db.display(), "the demo starts from an empty store");
+    Ok(())
 }
 
 /// The stage settings standalone runs with: the services' own ([`Settings::of`]).
