@@ -10,39 +10,20 @@
 #
 # After `start`, $STATE/env holds CASSANDRA_CONTACT=127.0.0.1:PORT (the CQL native port).
 # Jars are cached in ${VIRAL_CACHE:-~/.cache/viral}; state lives in $STATE
-# (default target/cassandra), wiped on each start.
-set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-version=$(sed -n 's:.*<cassandra.version>\(.*\)</cassandra.version>.*:\1:p' "$here/cassandra/pom.xml")
-cache=${VIRAL_CACHE:-$HOME/.cache/viral}/cassandra-$version
-STATE=${VIRAL_CASSANDRA_STATE:-$root/target/cassandra}
+# (default target/cassandra), wiped on each start. The life cycle is node.sh's; this file
+# says what is Cassandra's: its config, its command and when it serves.
+NAME=cassandra
+TITLE="Apache Cassandra"
+STATE_VAR=VIRAL_CASSANDRA_STATE
 READY_TIMEOUT=${VIRAL_CASSANDRA_READY_TIMEOUT:-180}
+STOP_TIMEOUT=60
+CONFIG_FILE=cassandra.yaml
+. "$(dirname "$0")/node.sh"
 
-log() { printf 'cassandra.sh: %s\n' "$*" >&2; }
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-fetch() {
-  if [ -f "$cache/.complete" ]; then return; fi
-  log "fetching Apache Cassandra $version from Maven Central into $cache"
-  rm -rf "$cache" && mkdir -p "$cache"
-  mvn -q -B -Dstyle.color=never -f "$here/cassandra/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$cache/libs" -DincludeScope=runtime
-  touch "$cache/.complete"
-}
-
-start() {
-  command -v java >/dev/null || { log "java not found (Java 17 is required)"; exit 1; }
-  stop quiet
-  fetch
-  rm -rf "$STATE" && mkdir -p "$STATE/triggers"
+configure() {
+  mkdir -p "$STATE/triggers"
   # Ports are chosen once and kept in $STATE/ports, so `resume` comes back on the same ones.
-  printf 'NATIVE_PORT=%s\nSTORAGE_PORT=%s\nJMX_PORT=%s\n' \
-    "$(free_port)" "$(free_port)" "$(free_port)" > "$STATE/ports"
-  . "$STATE/ports"
+  pick_ports NATIVE_PORT STORAGE_PORT JMX_PORT
   # Only what a one-node test cluster needs; everything else keeps Cassandra's defaults
   # (other directories default under -Dcassandra.storagedir=$STATE).
   # Caches, memtables and thread pools are small for 2-core CI machines.
@@ -93,19 +74,17 @@ YAML
   <root level="INFO"><appender-ref ref="FILE"/></root>
 </configuration>
 XML
-  launch
 }
 
 # JVM flags, in groups:
 java_opts() {
-  local jamm
-  jamm=$(ls "$cache/libs"/jamm-*.jar | head -n 1)
+  local jamms=("$cache/libs"/jamm-*.jar)
   # Small heap for 2-core, shared CI machines; G1 as Cassandra's jvm17-server.options.
   printf '%s\n' -Xms512m -Xmx1g -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 \
     -XX:+ExitOnOutOfMemoryError -Djava.net.preferIPv4Stack=true -Djava.awt.headless=true
   # jamm measures object sizes (memtables, caches); as an agent it uses Instrumentation,
   # as Cassandra's own scripts do (5.0.9 also starts without it, on a slower fallback).
-  printf '%s\n' "-javaagent:$jamm"
+  printf '%s\n' "-javaagent:${jamms[0]}"
   # Java 17 module access that Cassandra 5 needs (its conf/jvm17-server.options): without the
   # --add-opens it dies on sun.nio.ch.DirectBuffer (FileUtils), without the --add-exports on
   # sun.rmi.registry (local JMX); chronicle, netty and the attach API reach in too.
@@ -134,77 +113,18 @@ java_opts() {
     "-Dcassandra.jmx.local.port=$JMX_PORT"
 }
 
-# Start the node on the prepared $STATE and wait until it serves CQL.
-launch() {
-  . "$STATE/ports"
-  # Only this launch's lines count (a resumed node's log already says "Startup complete").
-  local seen=0
-  [ -f "$STATE/cassandra.log" ] && seen=$(wc -l < "$STATE/cassandra.log")
+run_node() {
   local opts; mapfile -t opts < <(java_opts)
-  # java itself in the background (not a subshell around it), so $! is the JVM's pid and
-  # `stop` really stops it. Its stdout/stderr (JVM errors) go to the same log, in append mode.
-  java "${opts[@]}" -cp "$cache/libs/*" org.apache.cassandra.service.CassandraDaemon \
-    >>"$STATE/cassandra.log" 2>&1 </dev/null &
-  echo $! > "$STATE/pid"
-  log "starting node (pid $(cat "$STATE/pid")) with CQL on 127.0.0.1:$NATIVE_PORT"
-  local t0=$SECONDS
-  while [ $((SECONDS - t0)) -lt "$READY_TIMEOUT" ]; do
-    if ! kill -0 "$(cat "$STATE/pid")" 2>/dev/null; then
-      log "the node exited; last lines of $STATE/cassandra.log:"; tail -n 40 "$STATE/cassandra.log" >&2
-      exit 1
-    fi
-    # Ready = the log says so for this launch AND the native port takes a TCP connection.
-    if tail -n +"$((seen + 1))" "$STATE/cassandra.log" 2>/dev/null | grep -q "Startup complete" &&
-      (exec 3<>"/dev/tcp/127.0.0.1/$NATIVE_PORT") 2>/dev/null; then
-      echo "CASSANDRA_CONTACT=127.0.0.1:$NATIVE_PORT" > "$STATE/env"
-      log "ready after $((SECONDS - t0)) s: CASSANDRA_CONTACT=127.0.0.1:$NATIVE_PORT"
-      return
-    fi
-    sleep 1
-  done
-  log "the node did not become ready in $READY_TIMEOUT s; last lines of $STATE/cassandra.log:"
-  tail -n 40 "$STATE/cassandra.log" >&2
-  exit 1
+  exec java "${opts[@]}" -cp "$cache/libs/*" org.apache.cassandra.service.CassandraDaemon
 }
 
-stop() {
-  local pidfile="$STATE/pid"
-  [ -f "$pidfile" ] || { [ "${1:-}" = quiet ] || log "not running"; return 0; }
-  local pid; pid=$(cat "$pidfile")
-  if kill -0 "$pid" 2>/dev/null; then
-    # SIGTERM runs Cassandra's shutdown hook (drain: flush memtables, close the commit log).
-    kill "$pid"
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$pidfile"
-  [ "${1:-}" = quiet ] || log "stopped"
+# Ready = the log says so for this launch AND the native port takes a TCP connection.
+node_ready() {
+  log_has_since "$1" "Startup complete" && (exec 3<>"/dev/tcp/127.0.0.1/$NATIVE_PORT") 2>/dev/null
 }
 
-status() {
-  if [ -f "$STATE/pid" ] && kill -0 "$(cat "$STATE/pid")" 2>/dev/null; then
-    cat "$STATE/env" 2>/dev/null; echo "running (pid $(cat "$STATE/pid"))"
-  else
-    echo "not running"; return 1
-  fi
+address() {
+  echo "CASSANDRA_CONTACT=127.0.0.1:$NATIVE_PORT"
 }
 
-resume() {
-  [ -f "$STATE/cassandra.yaml" ] || { log "nothing to resume in $STATE; use start"; exit 1; }
-  status >/dev/null 2>&1 && { cat "$STATE/env"; return; }
-  launch
-}
-
-ensure() {
-  if status >/dev/null 2>&1; then cat "$STATE/env"; else start; cat "$STATE/env"; fi
-}
-
-case "${1:-}" in
-  start) start ;;
-  ensure) ensure ;;
-  stop) stop ;;
-  resume) resume ;;
-  status) status ;;
-  fetch) fetch ;;
-  *) echo "usage: $0 start|ensure|stop|resume|status|fetch" >&2; exit 2 ;;
-esac
+node_main "$@"

@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //!
+//! - [`config`]: the viral configs tests write, from one builder.
 //! - [`schema`]: validates messages against the JSON Schemas in `schemas/`, the contract
 //!   other tools read, with a real JSON Schema validator.
 //! - [`webhook`]: a real HTTP server that records what notifiers POST to it.
@@ -11,6 +12,7 @@
 //! - [`services`]: the service binaries as real processes (start, kill -9, SIGTERM).
 
 pub mod cassandra;
+pub mod config;
 pub mod kafka;
 pub mod node;
 pub mod schema;

@@ -6,6 +6,8 @@
 use std::path::Path;
 use std::process::Command;
 
+use crate::config::TestConfig;
+
 fn run(bin: &str, config: &str) -> (bool, String) {
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = dir.path().join("viral.toml");
@@ -22,12 +24,15 @@ fn run(bin: &str, config: &str) -> (bool, String) {
     )
 }
 
-const GOOD: &str = "[[topics]]\nname = \"a\"\nterms = [\"a\"]\n[window]\nsize = \"1m\"\n";
+/// A valid config: one topic, one-minute windows.
+fn good() -> TestConfig {
+    TestConfig::empty().topic("a", &["a"]).window("1m")
+}
 
 /// A valid config on the default (memory) bus: refused, naming `bus.kind` and pointing
 /// to `viral standalone`.
 pub fn refuses_the_memory_bus(bin: &str) {
-    let (ok, stderr) = run(bin, GOOD);
+    let (ok, stderr) = run(bin, &good().toml());
     assert!(!ok);
     assert!(
         stderr.contains("bus.kind") && stderr.contains("viral standalone"),
@@ -37,14 +42,14 @@ pub fn refuses_the_memory_bus(bin: &str) {
 
 /// An invalid value fails naming its key.
 pub fn names_an_invalid_key(bin: &str) {
-    let (ok, stderr) = run(bin, &GOOD.replace("size = \"1m\"", "size = \"-1m\""));
+    let (ok, stderr) = run(bin, &good().window("-1m").toml());
     assert!(!ok);
     assert!(stderr.contains("window.size"), "{stderr}");
 }
 
 /// Kafka chosen without its brokers: fails naming `bus.kafka.brokers`.
 pub fn names_missing_brokers(bin: &str) {
-    let (ok, stderr) = run(bin, &format!("{GOOD}[bus]\nkind = \"kafka\"\n"));
+    let (ok, stderr) = run(bin, &good().with("[bus]\nkind = \"kafka\"").toml());
     assert!(!ok);
     assert!(stderr.contains("bus.kafka.brokers"), "{stderr}");
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use common::outage::{self, Outage};
 use common::*;
 use viral_integration_tests::cassandra;
+use viral_integration_tests::config::quoted;
 use viral_store::scylla::ScyllaStore;
 use viral_store::{AlertsQuery, Order, Store};
 
@@ -31,9 +32,10 @@ async fn database_stopped_for_20_s_mid_run_loses_nothing() {
     // A second, lower threshold so that this shorter run has incidents to store.
     let extra = format!(
         "[[detectors]]\nkind = \"threshold\"\nthreshold = 180\nname = \"low\"\n\n\
-         [store]\nkind = \"scylla\"\n\n[store.scylla]\nnodes = [\"{}\"]\nkeyspace = \"{}\"\n\
+         [store]\nkind = \"scylla\"\n\n[store.scylla]\nnodes = [{}]\nkeyspace = {}\n\
          request_timeout = \"2s\"\n",
-        db.address, store_config.keyspace
+        quoted(&db.address),
+        quoted(&store_config.keyspace)
     );
     let d = Deployment::new(
         "cqloutage",

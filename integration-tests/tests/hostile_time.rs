@@ -6,12 +6,12 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
 use viral_core::time::{format_rfc3339, from_millis, to_millis};
 use viral_core::WindowCount;
-use viral_integration_tests::services::{free_port, Service};
+use viral_integration_tests::services::{Service, ANOTHER_ANY_PORT};
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 const TOKEN: &str = "ingest-secret";
@@ -31,26 +31,18 @@ fn at(t: i64) -> String {
     format_rfc3339(&from_millis(t))
 }
 
-/// POST `body` to the ingest, waiting for the producer to have bound its port.
+/// POST `body` to the ingest: its status.
 async fn ingest(url: &str, body: serde_json::Value) -> u16 {
     let client = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + PATIENCE;
-    loop {
-        match client.post(url).bearer_auth(TOKEN).json(&body).send().await {
-            Ok(r) => return r.status().as_u16(),
-            Err(e) if e.is_connect() && std::time::Instant::now() < deadline => {
-                // The producer is still starting: its port is not bound yet.
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            Err(e) => panic!("ingest: {e}"),
-        }
+    match client.post(url).bearer_auth(TOKEN).json(&body).send().await {
+        Ok(r) => r.status().as_u16(),
+        Err(e) => panic!("ingest: {e}"),
     }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn posts_dated_a_month_ahead_or_back_blind_nothing_and_real_posts_alert() {
     let mut hook = viral_integration_tests::webhook::start().await;
-    let port = free_port();
     let d = Deployment::new(
         "ahead",
         &brokers(),
@@ -58,7 +50,7 @@ async fn posts_dated_a_month_ahead_or_back_blind_nothing_and_real_posts_alert() 
         &format!(
             r#"
 [sources.http]
-listen = "127.0.0.1:{port}"
+listen = "{ANOTHER_ANY_PORT}"
 token_env = "VIRAL_TEST_INGEST_TOKEN"
 
 [notifiers.webhook]
@@ -86,7 +78,7 @@ name = "five"
         Service::start("viral-aggregator", "aggregator", &d.config, &env, d.logs());
     let mut alerter = Service::start("viral-alerter", "alerter", &d.config, &env, d.logs());
     let mut producer = Service::start("viral-producer", "producer", &d.config, &env, d.logs());
-    let url = format!("http://127.0.0.1:{port}/api/v1/posts");
+    let url = format!("http://{}/api/v1/posts", producer.reported("listen"));
     let post = |id: &str, created: i64, observed: Option<i64>| {
         let mut p = serde_json::json!({"id": id, "source": "gateway", "text": "Ocean Spray!", "created_at": at(created)});
         if let Some(o) = observed {

@@ -10,31 +10,20 @@ use tokio::sync::mpsc;
 use viral_bus::{topics, Bus, MemoryBus};
 use viral_core::window::{MentionRef, WindowEngine};
 use viral_core::{Mention, Post, WindowCount};
+use viral_integration_tests::config::TestConfig;
 use viral_integration_tests::schema::Schema;
 use viral_pipeline::alerter::Judge;
 use viral_runtime::metrics::Metrics;
 
-const CONFIG: &str = r#"
-[[topics]]
-name = "ocean-spray"
-terms = ["ocean spray", "oceanspray"]
-
-[[topics]]
-name = "cranberry"
-terms = ["cranberry"]
-
-[window]
-size = "30m"
-hop = "10m"
-
-[[detectors]]
-kind = "threshold"
-threshold = 50
-
-[sources.synthetic]
-spike_after = "2h"
-spike_duration = "1h"
-"#;
+/// The demo's topics in 30-minute windows every 10 minutes, a low threshold, a spike.
+fn config() -> String {
+    TestConfig::demo()
+        .default_lateness()
+        .hop("10m")
+        .threshold(50)
+        .with("[sources.synthetic]\nspike_after = \"2h\"\nspike_duration = \"1h\"")
+        .toml()
+}
 
 fn posts(config: &viral_config::Config) -> Vec<Post> {
     let topics: Vec<(String, Vec<String>)> = config
@@ -49,7 +38,7 @@ fn posts(config: &viral_config::Config) -> Vec<Post> {
 
 #[tokio::test]
 async fn every_emitted_message_validates() {
-    let config = viral_config::load_str(CONFIG).unwrap();
+    let config = viral_config::load_str(&config()).unwrap();
     let posts = posts(&config);
     assert!(
         posts.len() > 1000,

@@ -10,7 +10,7 @@ mod common;
 use common::outage::await_ready;
 use common::*;
 use serde_json::{json, Value};
-use viral_integration_tests::services::{free_port, Service};
+use viral_integration_tests::services::{Service, ANOTHER_ANY_PORT};
 use viral_integration_tests::webhook;
 
 const TOKEN: &str = "oversize-ingest-token";
@@ -22,7 +22,7 @@ const REAL: usize = THRESHOLD + 45;
 const SAMPLE_TEXT_BYTES: usize = 1024;
 const MAX_TEXT_BYTES: usize = 64 * 1024;
 
-/// The services on their own topics, the ingest on a free port, alerts to a webhook.
+/// The services on their own topics, the ingest on the port it bound, alerts to a webhook.
 struct Pipeline {
     d: Deployment,
     ingest: String,
@@ -36,9 +36,8 @@ impl Pipeline {
     /// Start the services; `file` is what the file source reads (posts from elsewhere).
     async fn start(name: &str, file: &str) -> Self {
         let hook = webhook::start().await;
-        let port = free_port();
         let extra = format!(
-            "[sources.http]\nlisten = \"127.0.0.1:{port}\"\n\n[notifiers.webhook]\nurl = \"{}\"\n",
+            "[sources.http]\nlisten = \"{ANOTHER_ANY_PORT}\"\n\n[notifiers.webhook]\nurl = \"{}\"\n",
             hook.url()
         );
         let d = Deployment::new(
@@ -73,7 +72,7 @@ impl Pipeline {
         }
         Self {
             d,
-            ingest: format!("http://127.0.0.1:{port}/api/v1/posts"),
+            ingest: format!("http://{}/api/v1/posts", services[2].reported("listen")),
             hook,
             client: reqwest::Client::new(),
             counts,

@@ -16,6 +16,7 @@ use rdkafka::{ClientConfig, Message as _, Offset, TopicPartitionList};
 use viral_bus::{Bus, KafkaBus, KafkaConfig, Subscription};
 use viral_core::window::{MentionRef, WindowEngine, WindowSpec};
 use viral_core::{Mention, WindowCount};
+use viral_integration_tests::config::{quoted, TestConfig};
 
 pub const WINDOW_MS: i64 = 600_000;
 pub const LATENESS_MS: i64 = 60_000;
@@ -44,58 +45,29 @@ impl Deployment {
         let config = dir.path().join("viral.toml");
         let posts = dir.path().join("posts.jsonl");
         let db = dir.path().join("viral.db");
-        let text = format!(
-            r#"
-[[topics]]
-name = "ocean-spray"
-terms = ["ocean spray", "oceanspray"]
-
-[[topics]]
-name = "cranberry"
-terms = ["cranberry"]
-
-[[topics]]
-name = "juice"
-terms = ["juice"]
-
-[window]
-size = "10m"
-lateness = "1m"
-
-[[detectors]]
-kind = "threshold"
-threshold = 205
-
-[bus]
-kind = "kafka"
-group_prefix = "{prefix}"
-
-[bus.kafka]
-brokers = "{brokers}"
-partitions = {partitions}
-
-[bus.topics]
-mentions = "{prefix}.mentions"
-counts = "{prefix}.counts"
-deadletter = "{prefix}.deadletter"
-
-[store.sqlite]
-path = "{db}"
-
-[sources.file]
-path = "{posts}"
-time = "recorded"
-
-[notifiers]
-stdout = false
-
-[log]
-level = "info"
-{extra}
-"#,
-            db = db.display(),
-            posts = posts.display(),
-        );
+        let text = TestConfig::demo()
+            .topic("juice", &["juice"])
+            .window("10m")
+            .threshold(205)
+            .with(&format!(
+                "[bus]\nkind = \"kafka\"\ngroup_prefix = {}\n\n\
+                 [bus.kafka]\nbrokers = {}\npartitions = {partitions}\n\n\
+                 [bus.topics]\nmentions = {}\ncounts = {}\ndeadletter = {}",
+                quoted(&prefix),
+                quoted(brokers),
+                quoted(&format!("{prefix}.mentions")),
+                quoted(&format!("{prefix}.counts")),
+                quoted(&format!("{prefix}.deadletter")),
+            ))
+            .sqlite(&db)
+            .with(&format!(
+                "[sources.file]\npath = {}\ntime = \"recorded\"",
+                quoted(&posts.display().to_string())
+            ))
+            .with("[notifiers]\nstdout = false")
+            .with("[log]\nlevel = \"info\"")
+            .with(extra)
+            .toml();
         std::fs::write(&config, text).unwrap();
         Self {
             dir,

@@ -6,35 +6,18 @@
 use std::process::Command;
 
 use serde_json::Value;
+use viral_integration_tests::config::TestConfig;
 use viral_integration_tests::schema::Schema;
 
-const CONFIG: &str = r#"
-[[topics]]
-name = "ocean-spray"
-terms = ["ocean spray", "oceanspray"]
-
-[[topics]]
-name = "cranberry"
-terms = ["cranberry", "cranberries"]
-
-[window]
-size = "30m"
-lateness = "1m"
-
-[[detectors]]
-kind = "threshold"
-threshold = 2000
-
-[[detectors]]
-kind = "adaptive"
-
-[[detectors]]
-kind = "burst"
-
-[sources.synthetic]
-spike_topic = "ocean-spray"
-spike_after = "30h"
-"#;
+fn config() -> String {
+    TestConfig::demo()
+        .topic("cranberry", &["cranberry", "cranberries"])
+        .threshold(2000)
+        .detector("adaptive")
+        .detector("burst")
+        .with("[sources.synthetic]\nspike_topic = \"ocean-spray\"\nspike_after = \"30h\"")
+        .toml()
+}
 
 fn viral(args: &[&str]) -> (String, String) {
     viral_env(args, &[])
@@ -55,7 +38,7 @@ fn viral_env(args: &[&str], env: &[(&str, &str)]) -> (String, String) {
 fn the_demo_spike_is_found_by_every_detector_and_file_order_does_not_matter() {
     let dir = tempfile::tempdir().unwrap();
     let path = |f: &str| dir.path().join(f).to_str().unwrap().to_owned();
-    std::fs::write(path("viral.toml"), CONFIG).unwrap();
+    std::fs::write(path("viral.toml"), config()).unwrap();
     viral(&[
         "generate",
         "--config",
@@ -177,7 +160,7 @@ fn the_demo_spike_is_found_by_every_detector_and_file_order_does_not_matter() {
 fn a_line_that_is_not_utf8_is_one_invalid_line_not_the_end() {
     let dir = tempfile::tempdir().unwrap();
     let path = |f: &str| dir.path().join(f).to_str().unwrap().to_owned();
-    std::fs::write(path("viral.toml"), CONFIG).unwrap();
+    std::fs::write(path("viral.toml"), config()).unwrap();
     let window = |h: u32, count: u64| {
         format!(
             r#"{{"topic":"ocean-spray","window_start":"2020-09-25T{h:02}:00:00Z","window_end":"2020-09-25T{h:02}:30:00Z","count":{count}}}"#

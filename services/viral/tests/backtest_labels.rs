@@ -4,32 +4,19 @@
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use viral_integration_tests::config::TestConfig;
 
-const CONFIG: &str = r#"
-[[topics]]
-name = "a"
-terms = ["a"]
-
-[[topics]]
-name = "b"
-terms = ["b"]
-
-[window]
-size = "30m"
-
-[notifiers]
-cooldown = "0s"
-max_per_hour = 0
-
-[[detectors]]
-kind = "threshold"
-threshold = 500
-
-[[detectors]]
-kind = "threshold"
-threshold = 900
-name = "high"
-"#;
+/// Topics `a` and `b`, 30-minute windows, thresholds 500 and 900 (`high`), no throttle.
+fn config() -> String {
+    TestConfig::empty()
+        .topic("a", &["a"])
+        .topic("b", &["b"])
+        .window("30m")
+        .with("[notifiers]\ncooldown = \"0s\"\nmax_per_hour = 0")
+        .threshold(500)
+        .with("[[detectors]]\nkind = \"threshold\"\nthreshold = 900\nname = \"high\"")
+        .toml()
+}
 
 /// `viral backtest --config viral.toml --counts counts.jsonl --labels LABELS …` in `dir`.
 fn backtest(dir: &std::path::Path, labels: &str, more: &[&str]) -> Output {
@@ -75,7 +62,7 @@ fn counts() -> String {
 fn alerts_are_scored_against_labelled_periods() {
     let dir = tempfile::tempdir().unwrap();
     let path = |f: &str| dir.path().join(f).to_str().unwrap().to_owned();
-    std::fs::write(path("viral.toml"), CONFIG).unwrap();
+    std::fs::write(path("viral.toml"), config()).unwrap();
     std::fs::write(path("counts.jsonl"), counts()).unwrap();
     // Day 3 is labelled (caught by both), day 5 is labelled (nothing there), day 7's
     // 600 is not (a false incident for `threshold` only); "z" has no counts.

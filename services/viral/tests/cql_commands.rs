@@ -7,36 +7,21 @@ use std::time::Duration;
 use viral_core::time::from_millis;
 use viral_core::WindowCount;
 use viral_integration_tests::cassandra;
+use viral_integration_tests::config::{quoted, TestConfig};
 use viral_store::scylla::ScyllaStore;
 use viral_store::Store;
 
 fn config(dir: &std::path::Path, keyspace: &str) -> std::path::PathBuf {
-    let path = dir.join("viral.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"
-[[topics]]
-name = "ocean-spray"
-terms = ["ocean spray"]
-
-[window]
-size = "30m"
-
-[store]
-kind = "scylla"
-
-[store.scylla]
-nodes = ["{}"]
-keyspace = "{keyspace}"
-migrate = false
-retention = "30d"
-"#,
-            cassandra::contact()
-        ),
-    )
-    .unwrap();
-    path
+    TestConfig::empty()
+        .topic("ocean-spray", &["ocean spray"])
+        .window("30m")
+        .with(&format!(
+            "[store]\nkind = \"scylla\"\n\n[store.scylla]\nnodes = [{}]\nkeyspace = {}\n\
+             migrate = false\nretention = \"30d\"",
+            quoted(&cassandra::contact()),
+            quoted(keyspace)
+        ))
+        .write_in(dir)
 }
 
 fn viral(args: &[&str], config: &std::path::Path) -> std::process::Output {

@@ -17,43 +17,17 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
+use viral_integration_tests::config::{quoted, TestConfig};
 
 const DEADLINE: Duration = Duration::from_secs(120);
 
-const CONFIG: &str = r#"
-[[topics]]
-name = "ocean-spray"
-terms = ["ocean spray", "oceanspray"]
-
-[[topics]]
-name = "cranberry"
-terms = ["cranberry"]
-
-[window]
-size = "30m"
-lateness = "1m"
-
-[[detectors]]
-kind = "adaptive"
-
-[[detectors]]
-kind = "threshold"
-threshold = 1500
-
-[store.sqlite]
-path = "DB"
-
-[http]
-listen = "127.0.0.1:0"
-
-[log]
-format = "json"
-
-[sources.synthetic]
-speed = 600.0
-spike_after = "5h"
-spike_duration = "24h"
-"#;
+/// The demo, with its spike five simulated hours in.
+fn demo() -> TestConfig {
+    TestConfig::demo()
+        .detector("adaptive")
+        .threshold(1500)
+        .with("[sources.synthetic]\nspeed = 600.0\nspike_after = \"5h\"\nspike_duration = \"24h\"")
+}
 
 /// A program on PATH, or a loud failure naming the Debian package.
 fn program(names: &[&str], package: &str) -> PathBuf {
@@ -69,16 +43,72 @@ fn program(names: &[&str], package: &str) -> PathBuf {
     panic!("{names:?} not found on PATH: install Debian's `{package}` (apt-get install -y chromium chromium-driver); this test does not skip");
 }
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
+/// chromedriver in a process group of its own, which the browsers it starts join: the
+/// whole group is killed when this is dropped, whether the test passed or failed.
+/// (Killing chromedriver alone orphans Chromium, ~300 MB a run.)
+struct Driver {
+    pgid: u32,
+    base: String,
+    _child: Child,
 }
 
-/// A WebDriver session on a chromedriver child process.
+impl Driver {
+    /// Start it on a port it picks itself (`--port=0`) and read that port from its
+    /// start-up line.
+    async fn start() -> Self {
+        let program = program(&["chromedriver"], "chromium-driver");
+        let mut child = Command::new(program)
+            .arg("--port=0")
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start chromedriver");
+        let stdout = child.stdout.take().expect("a piped stdout");
+        let pgid = child.id().expect("a running chromedriver");
+        // From here on a failure still kills the group (`driver` is dropped).
+        let mut driver = Self {
+            pgid,
+            base: String::new(),
+            _child: child,
+        };
+        let mut lines = BufReader::new(stdout).lines();
+        let port = tokio::time::timeout(DEADLINE, async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                // "ChromeDriver was started successfully on port 41234."
+                if let Some((_, port)) = line.split_once("started successfully on port ") {
+                    return port.trim_end_matches('.').parse::<u16>().ok();
+                }
+            }
+            None
+        })
+        .await
+        .ok()
+        .flatten()
+        .expect("chromedriver reports its port");
+        // Keep reading, so chromedriver never writes to a closed pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        driver.base = format!("http://127.0.0.1:{port}");
+        driver
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.pgid)])
+            .status();
+    }
+}
+
+/// A WebDriver session on a chromedriver child process. Dropped, it quits the session
+/// and then kills chromedriver's process group, and its profile directory goes.
 struct Browser {
     http: reqwest::Client,
     session: String,
-    _driver: Child,
+    _driver: Driver,
+    _profile: tempfile::TempDir,
 }
 
 impl Browser {
@@ -87,42 +117,20 @@ impl Browser {
             &["chromium", "chromium-browser", "google-chrome"],
             "chromium",
         );
-        let driver = program(&["chromedriver"], "chromium-driver");
-        let port = free_port();
-        let child = Command::new(driver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start chromedriver");
+        let driver = Driver::start().await;
+        let profile = tempfile::tempdir().expect("a profile directory");
         let http = reqwest::Client::new();
-        let base = format!("http://127.0.0.1:{port}");
-        let started = Instant::now();
-        loop {
-            let ready = http.get(format!("{base}/status")).send().await;
-            if let Ok(r) = ready {
-                let v: Value = r.json().await.unwrap_or_default();
-                if v["value"]["ready"] == true {
-                    break;
-                }
-            }
-            assert!(
-                started.elapsed() < DEADLINE,
-                "chromedriver never became ready"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--window-size=1280,900"]
+                         "--disable-dev-shm-usage", "--window-size=1280,900",
+                         format!("--user-data-dir={}", profile.path().display())]
             }
         }}});
         let v: Value = http
-            .post(format!("{base}/session"))
+            .post(format!("{}/session", driver.base))
             .json(&caps)
             .send()
             .await
@@ -135,8 +143,9 @@ impl Browser {
             .unwrap_or_else(|| panic!("no WebDriver session: {v}"));
         Self {
             http,
-            session: format!("{base}/session/{id}"),
-            _driver: child,
+            session: format!("{}/session/{id}", driver.base),
+            _driver: driver,
+            _profile: profile,
         }
     }
 
@@ -228,6 +237,31 @@ impl Browser {
     }
 }
 
+impl Drop for Browser {
+    /// Quit the session (Chromium exits and chromedriver cleans up after it); the fields
+    /// then kill whatever is left. Drop cannot await, so the request runs on a thread of
+    /// its own with its own runtime.
+    fn drop(&mut self) {
+        let session = self.session.clone();
+        let quit = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            // Built inside the runtime: the request's timeout needs its timer.
+            rt.block_on(async move {
+                reqwest::Client::new()
+                    .delete(session)
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await
+            })
+            .ok()
+        });
+        let _ = quit.join();
+    }
+}
+
 fn base64(s: &str) -> Vec<u8> {
     let val = |c: u8| match c {
         b'A'..=b'Z' => c - b'A',
@@ -253,12 +287,14 @@ fn base64(s: &str) -> Vec<u8> {
     out
 }
 
-/// Start `viral standalone` on `config` (its `DB` replaced by `dir/viral.db`); returns
-/// the child and its base URL.
-async fn standalone(dir: &std::path::Path, config: &str) -> (Child, String) {
-    let cfg = dir.join("viral.toml");
-    let db = dir.join("viral.db");
-    std::fs::write(&cfg, config.replace("DB", &db.display().to_string())).unwrap();
+/// Start `viral standalone` on `config` with its store in `dir/viral.db`; returns the
+/// child (killed when dropped) and its base URL.
+async fn standalone(dir: &std::path::Path, config: TestConfig) -> (Child, String) {
+    let cfg = config
+        .sqlite(&dir.join("viral.db"))
+        .any_port()
+        .json_logs()
+        .write_in(dir);
     let mut child = Command::new(env!("CARGO_BIN_EXE_viral"))
         .args(["standalone", "--config"])
         .arg(&cfg)
@@ -292,7 +328,7 @@ async fn standalone(dir: &std::path::Path, config: &str) -> (Child, String) {
 async fn the_dashboard_shows_the_demo_spike_live_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let browser = Browser::start().await;
-    let (_viral, base) = standalone(dir.path(), CONFIG).await;
+    let (_viral, base) = standalone(dir.path(), demo()).await;
 
     // The overview lists the demo topic, with a link to its page.
     browser.goto(&format!("{base}/")).await;
@@ -407,30 +443,16 @@ async fn the_dashboard_shows_the_demo_spike_live_in_chromium() {
 /// A topic with a day of stored windows and one incident whose sample posts carry the
 /// links an attacker would send: script, data and whitespace-prefixed script URLs, and a
 /// plain web address.
-const HOSTILE_CONFIG: &str = r#"
-[[topics]]
-name = "ocean-spray"
-terms = ["ocean spray"]
-
-[window]
-size = "30m"
-
-[[detectors]]
-kind = "threshold"
-threshold = 1000
-
-[store.sqlite]
-path = "DB"
-
-[http]
-listen = "127.0.0.1:0"
-
-[log]
-format = "json"
-
-[sources.file]
-path = "POSTS"
-"#;
+fn hostile_config(posts: &std::path::Path) -> TestConfig {
+    TestConfig::empty()
+        .topic("ocean-spray", &["ocean spray"])
+        .window("30m")
+        .threshold(1000)
+        .with(&format!(
+            "[sources.file]\npath = {}",
+            quoted(&posts.display().to_string())
+        ))
+}
 
 const SCRIPT: &str = "javascript:void(document.body.dataset.pwned='yes')";
 
@@ -474,8 +496,7 @@ async fn a_hostile_sample_link_runs_nothing_in_chromium() {
     let posts = dir.path().join("posts.jsonl");
     std::fs::write(&posts, "").unwrap();
     store_hostile_incident(&dir.path().join("viral.db")).await;
-    let config = HOSTILE_CONFIG.replace("POSTS", &posts.display().to_string());
-    let (_viral, base) = standalone(dir.path(), &config).await;
+    let (_viral, base) = standalone(dir.path(), hostile_config(&posts)).await;
 
     // The headers: a strict policy, no sniffing, no framing.
     let page = reqwest::get(format!("{base}/topics/ocean-spray"))

@@ -5,21 +5,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 
 use serde_json::Value;
+use viral_integration_tests::config::TestConfig;
 use viral_integration_tests::schema::Schema;
-
-const CONFIG: &str = r#"
-[[topics]]
-name = "ocean-spray"
-terms = ["ocean spray", "oceanspray"]
-
-[[topics]]
-name = "cranberry"
-terms = ["cranberry"]
-
-[window]
-size = "30m"
-lateness = "1m"
-"#;
 
 /// Worked by hand from DESIGN.md's rules; see the comments for what each line does.
 const POSTS: &str = concat!(
@@ -62,9 +49,7 @@ fn viral() -> Command {
 }
 
 fn config_file(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    let p = dir.path().join("viral.toml");
-    std::fs::write(&p, CONFIG).unwrap();
-    p
+    TestConfig::demo().write_in(dir.path())
 }
 
 fn summary(stderr: &str) -> Value {
@@ -137,11 +122,7 @@ fn dash_means_stdin_and_stdout() {
 fn a_bad_config_fails_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("bad.toml");
-    std::fs::write(
-        &p,
-        CONFIG.replace("size = \"30m\"", "size = \"30m\"\nhop = \"7m\""),
-    )
-    .unwrap();
+    std::fs::write(&p, TestConfig::demo().hop("7m").toml()).unwrap();
     let out = viral()
         .args(["replay", "--config"])
         .arg(&p)

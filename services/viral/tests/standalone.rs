@@ -9,48 +9,20 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+use viral_integration_tests::config::{quoted, TestConfig};
 use viral_integration_tests::{schema::Schema, webhook};
 
 const GUARD: Duration = Duration::from_secs(180);
 
 fn config(db: &std::path::Path, hook: &str) -> String {
-    format!(
-        r#"
-[[topics]]
-name = "ocean-spray"
-terms = ["ocean spray", "oceanspray"]
-
-[[topics]]
-name = "cranberry"
-terms = ["cranberry"]
-
-[window]
-size = "30m"
-lateness = "1m"
-
-[[detectors]]
-kind = "threshold"
-threshold = 1500
-
-[store.sqlite]
-path = "{db}"
-
-[http]
-listen = "127.0.0.1:0"
-
-[log]
-format = "json"
-
-[notifiers.webhook]
-url = "{hook}"
-
-[sources.synthetic]
-speed = 3000.0
-spike_after = "3h"
-spike_duration = "2h"
-"#,
-        db = db.display()
-    )
+    TestConfig::demo()
+        .threshold(1500)
+        .sqlite(db)
+        .any_port()
+        .json_logs()
+        .with(&format!("[notifiers.webhook]\nurl = {}", quoted(hook)))
+        .with("[sources.synthetic]\nspeed = 3000.0\nspike_after = \"3h\"\nspike_duration = \"2h\"")
+        .toml()
 }
 
 async fn guard<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
