@@ -230,3 +230,45 @@ fn a_bad_config_stops_start_up_naming_the_key() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains("detectors[0].threshold"), "{stderr}");
 }
+
+/// The built-in demo (no `--config`), twice in one folder: the same simulated day gives
+/// the second run's incidents the first run's ids, and each run must still print its
+/// alert rather than take it for last run's, already delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_built_in_demo_prints_its_alert_on_every_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for run in 1..=2 {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_viral"))
+            .arg("standalone")
+            .current_dir(dir.path())
+            .env("VIRAL__HTTP__LISTEN", "127.0.0.1:0")
+            .env("VIRAL__SOURCES__SYNTHETIC__SPEED", "3000")
+            .env("VIRAL__SOURCES__SYNTHETIC__SPIKE_AFTER", "3h")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let id = guard(&format!("run {run}'s firing alert on stdout"), async {
+            loop {
+                let line = stdout
+                    .next_line()
+                    .await
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("run {run}: stdout closed early"));
+                let v: Value = serde_json::from_str(&line).unwrap();
+                if v["status"] == "firing" {
+                    return v["id"].as_str().unwrap().to_owned();
+                }
+            }
+        })
+        .await;
+        ids.push(id);
+        child.kill().await.unwrap();
+    }
+    // The same incident both times: only a fresh store lets the second one through.
+    assert_eq!(ids[0], ids[1]);
+    assert!(dir.path().join("viral-demo.db").exists());
+}
