@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
-use crate::live::UNREADY_AFTER;
+use crate::live::{positive, Patience, UNREADY_AFTER};
 use crate::InvalidConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,24 +119,17 @@ impl MastodonConfig {
                 "follow at least one hashtag, or set public = true",
             ));
         }
-        for (key, d) in [
-            ("idle_timeout", self.idle_timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("reconnect_min", self.reconnect_min),
-            ("reconnect_max", self.reconnect_max),
-            ("unready_after", self.unready_after),
-        ] {
-            if d.is_zero() {
-                return Err(InvalidConfig::new(key, "must be positive"));
-            }
+        positive(&[("idle_timeout", self.idle_timeout)])?;
+        self.patience().check()
+    }
+
+    /// How patiently each stream reconnects.
+    pub fn patience(&self) -> Patience {
+        Patience {
+            connect_timeout: self.connect_timeout,
+            unready_after: self.unready_after,
+            reconnect: Some((self.reconnect_min, self.reconnect_max)),
         }
-        if self.reconnect_max < self.reconnect_min {
-            return Err(InvalidConfig::new(
-                "reconnect_max",
-                "must be at least reconnect_min",
-            ));
-        }
-        Ok(())
     }
 
     pub(crate) fn instance_url(&self) -> Result<Url, InvalidConfig> {

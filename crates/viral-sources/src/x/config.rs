@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
-use crate::live::UNREADY_AFTER;
+use crate::live::{positive, Patience, UNREADY_AFTER};
 use crate::InvalidConfig;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,16 +69,17 @@ impl XConfig {
                 "leaves no room for terms within max_rule_length",
             ));
         }
-        for (key, d) in [
-            ("stall_timeout", self.stall_timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("unready_after", self.unready_after),
-        ] {
-            if d.is_zero() {
-                return Err(InvalidConfig::new(key, "must be positive"));
-            }
+        positive(&[("stall_timeout", self.stall_timeout)])?;
+        self.patience().check()
+    }
+
+    /// How patiently it reconnects (its delays are X's guidance, [`super::XBackoff`]).
+    pub fn patience(&self) -> Patience {
+        Patience {
+            connect_timeout: self.connect_timeout,
+            unready_after: self.unready_after,
+            reconnect: None,
         }
-        Ok(())
     }
 
     pub(crate) fn api(&self) -> Result<Url, InvalidConfig> {
