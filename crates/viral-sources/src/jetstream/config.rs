@@ -8,7 +8,7 @@ use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
 use crate::live::{positive, Patience, UNREADY_AFTER};
-use crate::InvalidConfig;
+use crate::{BuildContext, CheckContext, InvalidConfig, Source, SourceConfig};
 
 /// One of Bluesky's public Jetstream instances.
 pub const DEFAULT_HOST: &str = "jetstream2.us-east.bsky.network";
@@ -124,5 +124,16 @@ impl JetstreamConfig {
                 .append_pair("cursor", &cursor.to_string());
         }
         Ok(url)
+    }
+}
+
+impl SourceConfig for JetstreamConfig {
+    fn check(&self, _: &CheckContext<'_>) -> Result<(), InvalidConfig> {
+        self.validate()
+    }
+
+    fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Source>, InvalidConfig> {
+        let monitor = ctx.monitor(super::SOURCE, self.unready_after);
+        Ok(Box::new(super::JetstreamSource::new(self.clone(), monitor)))
     }
 }

@@ -7,7 +7,7 @@ use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
 use crate::live::{positive, Patience, UNREADY_AFTER};
-use crate::InvalidConfig;
+use crate::{BuildContext, CheckContext, InvalidConfig, Source, SourceConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -173,4 +173,20 @@ pub(crate) fn streaming_base(text: &str) -> Result<Url, String> {
         return Err(format!("{text:?}: no host"));
     }
     Ok(url)
+}
+
+impl SourceConfig for MastodonConfig {
+    fn check(&self, _: &CheckContext<'_>) -> Result<(), InvalidConfig> {
+        self.validate()
+    }
+
+    fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Source>, InvalidConfig> {
+        let token = ctx.secret("token_env", &self.token_env)?;
+        let monitor = ctx.monitor(super::SOURCE, self.unready_after);
+        Ok(Box::new(super::MastodonSource::new(
+            self.clone(),
+            token,
+            monitor,
+        )))
+    }
 }

@@ -7,7 +7,7 @@ use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
 use crate::live::{positive, Patience, UNREADY_AFTER};
-use crate::InvalidConfig;
+use crate::{BuildContext, CheckContext, InvalidConfig, Source, SourceConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -89,5 +89,20 @@ impl XConfig {
             return Err(bad("use an http(s) URL with a host".into()));
         }
         Ok(url)
+    }
+}
+
+impl SourceConfig for XConfig {
+    /// Also that the topics make rules X accepts.
+    fn check(&self, ctx: &CheckContext<'_>) -> Result<(), InvalidConfig> {
+        self.validate()?;
+        super::rules::desired(ctx.topics, &self.rule_suffix, self.max_rule_length).map(|_| ())
+    }
+
+    fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Source>, InvalidConfig> {
+        let token = ctx.secret("token_env", &self.token_env)?;
+        let monitor = ctx.monitor(super::SOURCE, self.unready_after);
+        let source = super::XSource::new(self.clone(), token, ctx.topics.clone(), monitor);
+        Ok(Box::new(source))
     }
 }
