@@ -30,10 +30,8 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
-/// What a second listener of a service (the HTTP ingest) is given: port 0 as well, but
-/// spelled unlike the ops server's `127.0.0.1:0`, since config validation compares the
-/// two strings to catch one port given twice (which two port-0 binds never are).
-pub const ANOTHER_ANY_PORT: &str = "127.0.0.1:00";
+/// What a second listener of a service (the HTTP ingest) is given: port 0 as well.
+pub const ANOTHER_ANY_PORT: &str = "127.0.0.1:0";
 
 /// How long a service may take to report an address it listens on.
 const REPORT_PATIENCE: Duration = Duration::from_secs(120);

@@ -6,6 +6,8 @@
 //! # Layout
 //!
 //! - [`model`]: the sections and keys, with their defaults.
+//! - [`sources`]: `[sources]`, one registration line per source; each source's table
+//!   is its own crate's type, which checks itself and builds its source.
 //! - [`load`]: reading file + environment, turning figment's errors into ours.
 //! - [`validate`]: the rules serde cannot express (units, cross-key constraints).
 //!
@@ -17,7 +19,9 @@
 
 mod load;
 mod model;
+mod sources;
 mod validate;
 
 pub use load::{load, load_str, ConfigError, DEMO_CONFIG};
 pub use model::*;
+pub use sources::SourcesConfig;

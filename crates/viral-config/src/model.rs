@@ -9,6 +9,8 @@ use viral_core::{TopicMatcher, TopicSpec, WindowSpec};
 use viral_runtime::metrics::Metrics;
 use viral_runtime::server::{Limits, Listener};
 
+use crate::sources::SourcesConfig;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -294,51 +296,6 @@ fn default_samples() -> usize {
     5
 }
 
-/// The producer's sources: every table present runs, all at once, except the synthetic
-/// demo, which runs alone (it drives the pipeline's simulated clock) and is the default
-/// when no other source is configured.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SourcesConfig {
-    #[serde(default)]
-    pub synthetic: Option<viral_sources::synthetic::SyntheticConfig>,
-    #[serde(default)]
-    pub file: Option<viral_sources::file::FileConfig>,
-    /// Bluesky, through a Jetstream instance.
-    #[serde(default)]
-    pub jetstream: Option<viral_sources::jetstream::JetstreamConfig>,
-    /// Mastodon streaming (hashtags, public timeline) on one instance.
-    #[serde(default)]
-    pub mastodon: Option<viral_sources::mastodon::MastodonConfig>,
-    /// The X API v2 filtered stream, its rules kept equal to the topics.
-    #[serde(default)]
-    pub x: Option<viral_sources::x::XConfig>,
-    /// The HTTP ingest endpoint (`POST /api/v1/posts`).
-    #[serde(default)]
-    pub http: Option<viral_sources::http::HttpIngestConfig>,
-}
-
-impl SourcesConfig {
-    /// The keys of the configured sources other than the synthetic demo.
-    pub fn others(&self) -> Vec<&'static str> {
-        [
-            ("file", self.file.is_some()),
-            ("jetstream", self.jetstream.is_some()),
-            ("mastodon", self.mastodon.is_some()),
-            ("x", self.x.is_some()),
-            ("http", self.http.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(key, on)| on.then_some(key))
-        .collect()
-    }
-
-    /// Whether the synthetic demo is the source: it is when nothing else is configured.
-    pub fn synthetic_runs(&self) -> bool {
-        self.others().is_empty()
-    }
-}
-
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NotifiersConfig {
@@ -420,6 +377,14 @@ impl Config {
     pub fn window_spec(&self) -> Result<WindowSpec, viral_core::window::SpecError> {
         WindowSpec::new(self.window.size, self.window.hop, self.window.lateness)?
             .with_max_delay(self.window.max_delay)
+    }
+
+    /// The topics as (name, terms), as the sources take them.
+    pub fn topic_terms(&self) -> Vec<(String, Vec<String>)> {
+        self.topics
+            .iter()
+            .map(|t| (t.name.clone(), t.terms.clone()))
+            .collect()
     }
 
     pub fn topic_specs(&self) -> Vec<TopicSpec> {

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 
 use viral_core::matcher::MatcherError;
+use viral_sources::CheckContext;
 
 use crate::load::ConfigError;
 use crate::model::{BusKind, Config, StoreKind};
@@ -146,11 +147,8 @@ fn http(c: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// A source's own check names a key relative to its table; this names the full key.
-fn source_key(table: &str, e: viral_sources::InvalidConfig) -> ConfigError {
-    ConfigError::invalid(format!("sources.{table}.{}", e.key), e.problem)
-}
-
+/// The sources' tables, each by its own check; the key it names is relative to its
+/// table, so the full key is `sources.<table>.<key>`.
 fn sources(c: &Config) -> Result<(), ConfigError> {
     let s = &c.sources;
     if s.synthetic.is_some() && !s.synthetic_runs() {
@@ -163,45 +161,15 @@ fn sources(c: &Config) -> Result<(), ConfigError> {
             ),
         ));
     }
-    if let Some(f) = &s.file {
-        f.validate().map_err(|e| source_key("file", e))?;
-    }
-    if let Some(j) = &s.jetstream {
-        j.validate().map_err(|e| source_key("jetstream", e))?;
-    }
-    if let Some(m) = &s.mastodon {
-        m.validate().map_err(|e| source_key("mastodon", e))?;
-    }
-    if let Some(x) = &s.x {
-        x.validate().map_err(|e| source_key("x", e))?;
-        let topics: Vec<(String, Vec<String>)> = c
-            .topics
-            .iter()
-            .map(|t| (t.name.clone(), t.terms.clone()))
-            .collect();
-        viral_sources::x::rules::desired(&topics, &x.rule_suffix, x.max_rule_length)
-            .map_err(|e| source_key("x", e))?;
-    }
-    if let Some(h) = &s.http {
-        h.validate().map_err(|e| source_key("http", e))?;
-        if h.listen == c.http.listen {
-            return Err(ConfigError::invalid(
-                "sources.http.listen",
-                format!("{} is already http.listen (metrics and health)", h.listen),
-            ));
-        }
-    }
-    if let Some(s) = &c.sources.synthetic {
-        s.validate()
-            .map_err(|e| ConfigError::invalid("sources.synthetic", e))?;
-        if let Some(t) = &s.spike_topic {
-            if !c.topics.iter().any(|x| &x.name == t) {
-                return Err(ConfigError::invalid(
-                    "sources.synthetic.spike_topic",
-                    format!("{t:?} is not one of the configured topics"),
-                ));
-            }
-        }
+    let topics = c.topic_terms();
+    let ctx = CheckContext {
+        topics: &topics,
+        http_listen: &c.http.listen,
+    };
+    for (table, source) in s.configured() {
+        source
+            .check(&ctx)
+            .map_err(|e| ConfigError::invalid(format!("sources.{table}.{}", e.key), e.problem))?;
     }
     Ok(())
 }

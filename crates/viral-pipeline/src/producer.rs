@@ -25,6 +25,7 @@ use viral_core::limits;
 use viral_core::matcher::TopicMatcher;
 use viral_core::time::from_millis;
 use viral_core::{Mention, Post};
+use viral_runtime::backoff::Backoff;
 use viral_runtime::clock::SharedClock;
 use viral_runtime::health::Health;
 use viral_runtime::metrics::{Metrics, SourceLabel, StageLabel, TopicLabel};
@@ -352,7 +353,8 @@ async fn publish(
     topic: &str,
     batch: &[(String, Vec<u8>)],
 ) -> Result<Vec<Refusal>, BusError> {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff =
+        Backoff::exponential(Duration::from_millis(100), Duration::from_secs(5)).with_jitter(0.0);
     loop {
         let result = bus.publish_all(topic, batch.to_vec()).await;
         health.set(PUBLISH, !matches!(result, Err(BusError::Unavailable(_))));
@@ -361,9 +363,9 @@ async fn publish(
             Err(BusError::Rejected(refused)) => return Ok(refused),
             Err(BusError::Closed) => return Err(BusError::Closed),
             Err(e) => {
-                tracing::warn!(error = %e, retry_in = ?backoff, "the bus refused mentions; retrying");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(5));
+                let delay = backoff.next_delay();
+                tracing::warn!(error = %e, retry_in = ?delay, "the bus refused mentions; retrying");
+                tokio::time::sleep(delay).await;
             }
         }
     }

@@ -55,7 +55,7 @@ impl Settings {
     /// Every stage's settings from `config`; an error names the key.
     pub fn of(config: &Config) -> Result<Self, BuildError> {
         let spec = config.window_spec().map_err(|e| BuildError {
-            key: "window",
+            key: "window".into(),
             problem: e.to_string(),
         })?;
         Ok(Self {
@@ -103,7 +103,7 @@ pub fn producer(
     shutdown: CancellationToken,
 ) -> Result<Stage, BuildError> {
     let matcher = Arc::new(config.matcher().map_err(|e| BuildError {
-        key: "topics",
+        key: "topics".into(),
         problem: e.to_string(),
     })?);
     let build::Sources { sources, acked } =
@@ -195,7 +195,7 @@ pub fn alerter(
     }
     // Validated with the config already; the error names the entry and key.
     let judge = Judge::new(config.detectors.clone()).map_err(|(i, e)| BuildError {
-        key: "detectors",
+        key: "detectors".into(),
         problem: format!("detectors[{i}].{e}"),
     })?;
     let s = &settings.alerter;

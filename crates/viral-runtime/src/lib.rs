@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //!
+//! - [`backoff`]: the delays between retries (exponential or linear, with jitter), and
+//!   waits that tests can record instead.
 //! - [`clock`]: wall-clock or accelerated simulation time, one trait for both.
 //! - [`metrics`]: the Prometheus metrics every stage reports, named the same everywhere.
 //! - [`health`]: liveness and readiness as components report them.
@@ -11,6 +13,7 @@
 //! - [`logging`]: `tracing` set up as text for terminals or JSON for containers.
 //! - [`shutdown`]: Ctrl-C / SIGTERM as a cancellation token.
 
+pub mod backoff;
 pub mod clock;
 pub mod health;
 pub mod http;

@@ -20,8 +20,22 @@
 //!   ([`synthetic::generate`]).
 //! - [`file`]: replays a JSONL file of posts, as fast as possible or paced by `created_at`.
 //!
-//! [`live`] holds what the connected sources share: backoff with jitter, per-source
-//! metrics and readiness.
+//! [`live`] holds what the connected sources share: the start, the bounded attempts and
+//! the reconnects with backoff and jitter, the keys saying how patient a source is,
+//! per-source metrics and readiness.
+//!
+//! # Adding a source
+//!
+//! 1. A folder of its own as above. Its config type implements [`SourceConfig`]: `check`
+//!    (its keys, named relative to its table, and anything it needs from the rest of the
+//!    configuration through [`CheckContext`]) and `build` (its [`Source`], from what the
+//!    process provides through [`BuildContext`]: clock, topics, metrics and readiness,
+//!    secrets). A source that keeps a connection uses [`live::Reconnect`] for its start
+//!    and its reconnects and [`live::Patience`] for its connect/reconnect keys.
+//! 2. One registration line, `key: its config type`, in the `sources!` list of
+//!    viral-config (`crates/viral-config/src/sources.rs`): that makes `[sources.key]` a
+//!    table, checks it at load (errors naming `sources.key.…`) and builds it in every
+//!    producer. Then document its keys in README.md's configuration reference.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,10 +53,13 @@ pub mod http;
 pub mod jetstream;
 pub mod live;
 pub mod mastodon;
+mod setup;
 pub mod synthetic;
 #[cfg(test)]
 mod testkit;
 pub mod x;
+
+pub use setup::{BuildContext, CheckContext, SourceConfig};
 
 /// A producer of posts.
 ///
@@ -86,22 +103,6 @@ pub trait Source: Send {
 pub struct Acked {
     pub posts: Vec<Post>,
     pub done: oneshot::Sender<()>,
-}
-
-/// The secret in the environment variable `var`, which the configuration key `key` (e.g.
-/// `token_env`) names. Secrets are never in the configuration file, nor logged.
-pub fn secret_from_env(key: &'static str, var: &str) -> Result<String, InvalidConfig> {
-    match std::env::var(var) {
-        Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
-        Ok(_) => Err(InvalidConfig::new(
-            key,
-            format!("names {var:?}, but that environment variable is empty"),
-        )),
-        Err(_) => Err(InvalidConfig::new(
-            key,
-            format!("names {var:?}, but that environment variable is not set (or not UTF-8)"),
-        )),
-    }
 }
 
 /// Why a source stopped before it was exhausted.

@@ -35,6 +35,7 @@ use viral_bus::{
 };
 use viral_core::window::{MentionRef, Outcome, WindowSpec};
 use viral_core::{Mention, WindowCount};
+use viral_runtime::backoff::{Backoff, Pause};
 use viral_runtime::clock::SharedClock;
 use viral_runtime::health::Health;
 use viral_runtime::metrics::{CommitLabel, Metrics, PartitionLabel, StageLabel, StoreLabel};
@@ -128,7 +129,8 @@ impl Aggregator {
     /// too long, a failed transaction) drops the in-memory state and resumes from the
     /// last commit — the same path as a crash, so it is exact too.
     pub async fn run(self, shutdown: CancellationToken) -> Result<(), BusError> {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::exponential(Duration::from_millis(200), Duration::from_secs(10))
+            .with_jitter(0.0);
         loop {
             let stop = match self
                 .bus
@@ -138,22 +140,20 @@ impl Aggregator {
                 Ok(sub) => self.consume(sub, &shutdown).await,
                 Err(e) => Stop::Failed(e),
             };
-            match stop {
+            let e = match stop {
                 Stop::Done => return Ok(()),
-                Stop::Failed(e) => {
-                    self.health.set("bus", false);
-                    self.metrics
-                        .restarts
-                        .get_or_create(&StageLabel { stage: STAGE })
-                        .inc();
-                    tracing::warn!(error = %e, retry_in = ?backoff, "bus failed; resuming from the last commit");
-                }
+                Stop::Failed(e) => e,
+            };
+            self.health.set("bus", false);
+            self.metrics
+                .restarts
+                .get_or_create(&StageLabel { stage: STAGE })
+                .inc();
+            let delay = backoff.next_delay();
+            tracing::warn!(error = %e, retry_in = ?delay, "bus failed; resuming from the last commit");
+            if !Pause::real().wait(delay, &shutdown).await {
+                return Ok(());
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
 
@@ -500,7 +500,8 @@ impl Aggregator {
     /// Counts are the product: retry the store until it accepts them or we are stopped.
     async fn store_counts(&self, closed: &[WindowCount], shutdown: &CancellationToken) -> bool {
         let size = Duration::from_millis(self.settings.spec.size() as u64);
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10))
+            .with_jitter(0.0);
         loop {
             match self.store.put_counts(size, closed).await {
                 Ok(()) => {
@@ -511,14 +512,13 @@ impl Aggregator {
                 Err(e) => {
                     self.count_store("error");
                     self.health.set("store", false);
-                    tracing::warn!(error = %e, retry_in = ?backoff, "store rejected window counts");
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %e, retry_in = ?delay, "store rejected window counts");
+                    if !Pause::real().wait(delay, shutdown).await {
+                        return false;
+                    }
                 }
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return false,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
 

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use viral_bus::{Bus, BusError, Event, Progress, Record, Subscription, TopicNames};
 use viral_core::WindowCount;
 use viral_notifiers::Notifier;
+use viral_runtime::backoff::{Backoff, Pause};
 use viral_runtime::metrics::{AlertLabel, Metrics, PartitionLabel, StageLabel};
 use viral_store::{CountsQuery, Order, Store};
 
@@ -132,7 +133,8 @@ impl Alerter {
         outbox: &mut Outbox,
         shutdown: &CancellationToken,
     ) -> Result<(), BusError> {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::exponential(Duration::from_millis(200), Duration::from_secs(10))
+            .with_jitter(0.0);
         loop {
             let failed = match self.bus.subscribe(&self.topics.counts, &self.group).await {
                 Ok(sub) => match self.consume(sub, outbox, shutdown).await {
@@ -148,12 +150,11 @@ impl Alerter {
                 .restarts
                 .get_or_create(&StageLabel { stage: STAGE })
                 .inc();
-            tracing::warn!(error = %failed, retry_in = ?backoff, "bus failed; resuming from the last commit");
-            tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(backoff) => {}
+            let delay = backoff.next_delay();
+            tracing::warn!(error = %failed, retry_in = ?delay, "bus failed; resuming from the last commit");
+            if !Pause::real().wait(delay, shutdown).await {
+                return Ok(());
             }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
         }
     }
 

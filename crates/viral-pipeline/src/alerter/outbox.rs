@@ -24,6 +24,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use viral_core::Alert;
 use viral_notifiers::Notifier;
+use viral_runtime::backoff::{Backoff, Pause};
 use viral_runtime::metrics::{HeldLabel, Metrics, NotifierLabel, NotifyLabel, StoreLabel};
 use viral_store::{AlertsQuery, Delivery, Order, Store, StoreError};
 
@@ -251,7 +252,8 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, StoreError>>,
 {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff =
+        Backoff::exponential(Duration::from_millis(100), Duration::from_secs(10)).with_jitter(0.0);
     loop {
         let result = attempt().await;
         let label = StoreLabel {
@@ -259,15 +261,14 @@ where
             result: if result.is_ok() { "ok" } else { "error" },
         };
         metrics.store_operations.get_or_create(&label).inc();
+        let delay = backoff.next_delay();
         match result {
             Ok(v) => return Some(v),
-            Err(e) => tracing::warn!(op, error = %e, retry_in = ?backoff, "store operation failed"),
+            Err(e) => tracing::warn!(op, error = %e, retry_in = ?delay, "store operation failed"),
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => return None,
-            _ = tokio::time::sleep(backoff) => {}
+        if !Pause::real().wait(delay, shutdown).await {
+            return None;
         }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
 }
 

@@ -11,8 +11,7 @@ use viral_runtime::clock::{Clock, SharedClock, SimClock, SystemClock};
 use viral_runtime::health::Health;
 use viral_runtime::metrics::Metrics;
 use viral_sources::file::FileTime;
-use viral_sources::live::SourceMonitor;
-use viral_sources::{Acked, Source};
+use viral_sources::{Acked, BuildContext, Source};
 use viral_store::scylla::{ScyllaConfig, ScyllaStore};
 use viral_store::Store;
 
@@ -22,13 +21,13 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 #[derive(Debug, thiserror::Error)]
 #[error("config key `{key}`: {problem}")]
 pub struct BuildError {
-    pub key: &'static str,
+    pub key: String,
     pub problem: String,
 }
 
-fn err(key: &'static str, problem: impl std::fmt::Display) -> BuildError {
+fn err(key: impl Into<String>, problem: impl std::fmt::Display) -> BuildError {
     BuildError {
-        key,
+        key: key.into(),
         problem: problem.to_string(),
     }
 }
@@ -139,63 +138,61 @@ pub fn sources(
     metrics: &Metrics,
     health: &Health,
 ) -> Result<Sources, BuildError> {
-    let s = &config.sources;
-    let monitor = |name: &str, unready_after| {
-        SourceMonitor::new(name, metrics.clone(), health.clone(), unready_after)
-    };
     let (acked_tx, acked) = mpsc::channel(64);
-    let topics: Vec<(String, Vec<String>)> = config
-        .topics
-        .iter()
-        .map(|t| (t.name.clone(), t.terms.clone()))
-        .collect();
-    let mut out: Vec<Box<dyn Source>> = Vec::new();
-    if s.synthetic_runs() {
-        let synthetic = s.synthetic.clone().unwrap_or_default();
-        out.push(Box::new(viral_sources::synthetic::SyntheticSource::new(
-            synthetic,
-            topics.clone(),
-            clock.clone(),
-        )));
+    let ctx = BuildContext::new(
+        config.topic_terms(),
+        clock,
+        metrics.clone(),
+        health.clone(),
+        acked_tx,
+    );
+    let sources = config
+        .sources
+        .running()
+        .into_iter()
+        .map(|(table, source)| {
+            source
+                .build(&ctx)
+                .map_err(|e| err(source_key(table, e.key), e.problem))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Sources { sources, acked })
+}
+
+/// `sources.<table>.<key>`: the full key of a source's setting, for a [`BuildError`].
+fn source_key(table: &str, key: &str) -> String {
+    format!("sources.{table}.{key}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use viral_runtime::clock::SystemClock;
+    use viral_runtime::health::Health;
+    use viral_runtime::metrics::Metrics;
+
+    #[test]
+    fn a_source_that_cannot_be_built_names_its_full_key() {
+        let config = viral_config::load_str(
+            "[[topics]]\nname = \"spray\"\nterms = [\"ocean spray\"]\n\
+             [window]\nsize = \"30m\"\n\
+             [sources.mastodon]\ninstance = \"https://mastodon.example\"\n\
+             hashtags = [\"spray\"]\ntoken_env = \"VIRAL_TEST_TOKEN_NOBODY_SETS\"\n",
+        )
+        .unwrap();
+        let Err(e) = super::sources(
+            &config,
+            Arc::new(SystemClock),
+            &Metrics::new(),
+            &Health::new(),
+        ) else {
+            panic!("built without its token");
+        };
+        assert_eq!(
+            e.to_string(),
+            "config key `sources.mastodon.token_env`: names \"VIRAL_TEST_TOKEN_NOBODY_SETS\", \
+             but that environment variable is not set (or not UTF-8)"
+        );
     }
-    if let Some(file) = &s.file {
-        out.push(Box::new(viral_sources::file::FileSource::new(
-            file.clone(),
-            clock.clone(),
-        )));
-    }
-    if let Some(j) = &s.jetstream {
-        let m = monitor(viral_sources::jetstream::SOURCE, j.unready_after);
-        out.push(Box::new(viral_sources::jetstream::JetstreamSource::new(
-            j.clone(),
-            m,
-        )));
-    }
-    if let Some(m) = &s.mastodon {
-        use viral_sources::mastodon::{MastodonSource, SOURCE};
-        let token = viral_sources::secret_from_env("token_env", &m.token_env)
-            .map_err(|e| err("sources.mastodon.token_env", e.problem))?;
-        let source = MastodonSource::new(m.clone(), token, monitor(SOURCE, m.unready_after));
-        out.push(Box::new(source));
-    }
-    if let Some(x) = &s.x {
-        use viral_sources::x::{XSource, SOURCE};
-        let token = viral_sources::secret_from_env("token_env", &x.token_env)
-            .map_err(|e| err("sources.x.token_env", e.problem))?;
-        let m = monitor(SOURCE, x.unready_after);
-        out.push(Box::new(XSource::new(x.clone(), token, topics.clone(), m)));
-    }
-    if let Some(h) = &s.http {
-        use viral_sources::http::{HttpIngestSource, NAME};
-        let token = viral_sources::secret_from_env("token_env", &h.token_env)
-            .map_err(|e| err("sources.http.token_env", e.problem))?;
-        let m = monitor(NAME, viral_sources::live::UNREADY_AFTER);
-        let source = HttpIngestSource::bind(h.clone(), token, m, acked_tx.clone())
-            .map_err(|e| err("sources.http.listen", e))?;
-        out.push(Box::new(source));
-    }
-    Ok(Sources {
-        sources: out,
-        acked,
-    })
 }

@@ -102,7 +102,7 @@ pub fn main(name: &str, routes: Option<Routes>) -> Result<(), ServiceError> {
         && config.sources.synthetic_runs()
     {
         return Err(build::BuildError {
-            key: "sources",
+            key: "sources".into(),
             problem: "the producer needs at least one source ([sources.jetstream], \
                       [sources.file], [sources.synthetic], …)"
                 .into(),

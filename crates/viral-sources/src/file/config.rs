@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::FileTime;
-use crate::InvalidConfig;
+use crate::{BuildContext, CheckContext, InvalidConfig, Source, SourceConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -40,5 +40,18 @@ impl FileConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl SourceConfig for FileConfig {
+    fn check(&self, _: &CheckContext<'_>) -> Result<(), InvalidConfig> {
+        self.validate()
+    }
+
+    fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Source>, InvalidConfig> {
+        Ok(Box::new(super::FileSource::new(
+            self.clone(),
+            ctx.clock.clone(),
+        )))
     }
 }

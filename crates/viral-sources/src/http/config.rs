@@ -7,7 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use viral_runtime::server::Limits;
 
-use crate::InvalidConfig;
+use crate::live::UNREADY_AFTER;
+use crate::{BuildContext, CheckContext, InvalidConfig, Source, SourceConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -109,5 +110,43 @@ impl HttpIngestConfig {
             ));
         }
         Ok(())
+    }
+}
+
+impl SourceConfig for HttpIngestConfig {
+    /// Also that it does not take `http.listen`.
+    fn check(&self, ctx: &CheckContext<'_>) -> Result<(), InvalidConfig> {
+        self.validate()?;
+        if same_listener(&self.listen, ctx.http_listen) {
+            return Err(InvalidConfig::new(
+                "listen",
+                format!(
+                    "{} is already http.listen (metrics and health)",
+                    self.listen
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Binds `listen` now: a port in use stops the process at start-up.
+    fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Source>, InvalidConfig> {
+        let token = ctx.secret("token_env", &self.token_env)?;
+        let monitor = ctx.monitor(super::NAME, UNREADY_AFTER);
+        let source = super::HttpIngestSource::bind(self.clone(), token, monitor, ctx.acked.clone())
+            .map_err(|e| InvalidConfig::new("listen", e.to_string()))?;
+        Ok(Box::new(source))
+    }
+}
+
+/// Whether two `listen` addresses would take the same port. Port 0 asks the system for a
+/// free one, so two of those never collide, however they are spelled.
+fn same_listener(a: &str, b: &str) -> bool {
+    match (
+        a.parse::<std::net::SocketAddr>(),
+        b.parse::<std::net::SocketAddr>(),
+    ) {
+        (Ok(x), Ok(y)) => x.port() != 0 && x == y,
+        _ => a == b,
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
-use crate::live::UNREADY_AFTER;
-use crate::InvalidConfig;
+use crate::live::{positive, Patience, UNREADY_AFTER};
+use crate::{BuildContext, CheckContext, InvalidConfig, Source, SourceConfig};
 
 /// One of Bluesky's public Jetstream instances.
 pub const DEFAULT_HOST: &str = "jetstream2.us-east.bsky.network";
@@ -71,25 +71,12 @@ impl JetstreamConfig {
         if self.cursor_path.as_os_str().is_empty() {
             return Err(InvalidConfig::new("cursor_path", "must not be empty"));
         }
-        for (key, d) in [
+        positive(&[
             ("cursor_interval", self.cursor_interval),
             ("idle_timeout", self.idle_timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("reconnect_min", self.reconnect_min),
-            ("reconnect_max", self.reconnect_max),
-            ("unready_after", self.unready_after),
-            ("max_replay", self.max_replay),
-        ] {
-            if d.is_zero() {
-                return Err(InvalidConfig::new(key, "must be positive"));
-            }
-        }
-        if self.reconnect_max < self.reconnect_min {
-            return Err(InvalidConfig::new(
-                "reconnect_max",
-                "must be at least reconnect_min",
-            ));
-        }
+        ])?;
+        self.patience().check()?;
+        positive(&[("max_replay", self.max_replay)])?;
         if self.rewind >= self.max_replay {
             return Err(InvalidConfig::new(
                 "rewind",
@@ -97,6 +84,15 @@ impl JetstreamConfig {
             ));
         }
         Ok(())
+    }
+
+    /// How patiently it reconnects.
+    pub fn patience(&self) -> Patience {
+        Patience {
+            connect_timeout: self.connect_timeout,
+            unready_after: self.unready_after,
+            reconnect: Some((self.reconnect_min, self.reconnect_max)),
+        }
     }
 
     /// The subscription URL, resuming from `cursor` (Unix microseconds) if given.
@@ -128,5 +124,16 @@ impl JetstreamConfig {
                 .append_pair("cursor", &cursor.to_string());
         }
         Ok(url)
+    }
+}
+
+impl SourceConfig for JetstreamConfig {
+    fn check(&self, _: &CheckContext<'_>) -> Result<(), InvalidConfig> {
+        self.validate()
+    }
+
+    fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Source>, InvalidConfig> {
+        let monitor = ctx.monitor(super::SOURCE, self.unready_after);
+        Ok(Box::new(super::JetstreamSource::new(self.clone(), monitor)))
     }
 }

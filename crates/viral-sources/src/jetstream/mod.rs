@@ -29,7 +29,7 @@ use tokio_tungstenite::Connector;
 use tokio_util::sync::CancellationToken;
 use viral_core::Post;
 
-use crate::live::{Backoff, Pause, SourceMonitor};
+use crate::live::{connect, Attempt, Backoff, Reconnect, SourceMonitor};
 use crate::{send_or_stop, Source, SourceError};
 use cursor::CursorFile;
 use event::Parsed;
@@ -45,9 +45,7 @@ const MAX_FRAME: usize = 4 << 20;
 /// Bluesky posts from a Jetstream websocket, resumable by cursor.
 pub struct JetstreamSource {
     config: JetstreamConfig,
-    monitor: SourceMonitor,
-    pause: Pause,
-    jitter: Option<f64>,
+    live: Reconnect,
 }
 
 /// Why a connection ended.
@@ -85,27 +83,15 @@ impl JetstreamSource {
     pub fn new(config: JetstreamConfig, monitor: SourceMonitor) -> Self {
         Self {
             config,
-            monitor,
-            pause: Pause::real(),
-            jitter: None,
+            live: Reconnect::new(monitor),
         }
     }
 
     /// Record backoff delays instead of sleeping, without jitter.
     #[cfg(test)]
     pub(crate) fn with_recorded_pauses(mut self) -> (Self, mpsc::UnboundedReceiver<Duration>) {
-        let (pause, delays) = Pause::recorded();
-        self.pause = pause;
-        self.jitter = Some(0.0);
+        let delays = self.live.record();
         (self, delays)
-    }
-
-    fn backoff(&self) -> Backoff {
-        let b = Backoff::exponential(self.config.reconnect_min, self.config.reconnect_max);
-        match self.jitter {
-            Some(j) => b.with_jitter(j),
-            None => b,
-        }
     }
 
     /// The cursor to start from: the saved one, unless it is too old to be worth replaying.
@@ -154,23 +140,13 @@ impl JetstreamSource {
             true,
             Some(tls.clone()),
         );
-        let connected = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => return End::Stop,
-            r = tokio::time::timeout(self.config.connect_timeout, connecting) => r,
-        };
-        let mut ws = match connected {
-            Err(_) => {
-                return End::Lost(format!(
-                    "no connection within {:?}",
-                    self.config.connect_timeout
-                ))
-            }
-            Ok(Err(e)) => return End::Lost(format!("cannot connect: {e}")),
-            Ok(Ok((ws, _response))) => ws,
+        let mut ws = match connect(self.config.connect_timeout, shutdown, connecting).await {
+            Attempt::Connected((ws, _response)) => ws,
+            Attempt::Failed(why) => return End::Lost(why),
+            Attempt::Stopped => return End::Stop,
         };
         tracing::info!(url = %url, "jetstream: connected");
-        self.monitor.connected();
+        self.live.monitor().connected();
 
         let mut save_every = tokio::time::interval(self.config.cursor_interval);
         save_every.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -204,8 +180,8 @@ impl JetstreamSource {
                 }
                 Some(Ok(Message::Binary(_))) => {
                     // Only compressed mode sends binary frames, and it is never asked for.
-                    self.monitor.event();
-                    self.monitor.bad(
+                    self.live.monitor().event();
+                    self.live.monitor().bad(
                         "binary_frame",
                         &"a binary frame (compressed events are not requested)",
                     );
@@ -214,7 +190,7 @@ impl JetstreamSource {
                 // Pings are answered by tungstenite itself.
                 Some(Ok(_)) => continue,
             };
-            self.monitor.event();
+            self.live.monitor().event();
             // Something arrived, so this connection works: the next failure starts the
             // backoff afresh.
             backoff.reset();
@@ -231,7 +207,7 @@ impl JetstreamSource {
                     detail,
                     time_us,
                 } => {
-                    self.monitor.bad(kind, &detail);
+                    self.live.monitor().bad(kind, &detail);
                     if let Some(t) = time_us {
                         position.cursor = Some(t);
                     }
@@ -258,17 +234,8 @@ impl Source for JetstreamSource {
         sink: mpsc::Sender<Post>,
         shutdown: CancellationToken,
     ) -> Result<(), SourceError> {
-        self.config
-            .validate()
-            .map_err(|problem| SourceError::Config {
-                source_name: SOURCE.to_owned(),
-                problem,
-            })?;
-        let tls = crate::live::tls_config().map_err(|e| SourceError::Start {
-            source_name: SOURCE.to_owned(),
-            problem: format!("TLS: {e}"),
-        })?;
-        let tls = Connector::Rustls(tls);
+        let tls = Connector::Rustls(self.live.tls()?);
+        self.live.start(self.config.validate())?;
         let file = CursorFile::new(&self.config.cursor_path);
         let cursor = self.initial_cursor(&file).await;
         tracing::info!(host = %self.config.host, cursor = ?cursor, "jetstream source started");
@@ -277,8 +244,7 @@ impl Source for JetstreamSource {
             saved: cursor,
             file,
         };
-        let mut backoff = self.backoff();
-        self.monitor.disconnected();
+        let mut backoff = self.live.backoff(&self.config.patience());
         loop {
             match self
                 .session(&tls, &mut position, &mut backoff, &sink, &shutdown)
@@ -286,18 +252,19 @@ impl Source for JetstreamSource {
             {
                 End::Stop => break,
                 End::Lost(error) => {
-                    self.monitor.disconnected();
                     position.save().await;
-                    let delay = backoff.next_delay();
-                    self.monitor.reconnecting(delay, &error);
-                    if !self.pause.wait(delay, &shutdown).await {
+                    if !self
+                        .live
+                        .retry(backoff.next_delay(), &error, &shutdown)
+                        .await
+                    {
                         break;
                     }
                 }
             }
         }
         position.save().await;
-        self.monitor.stopped();
+        self.live.monitor().stopped();
         Ok(())
     }
 }

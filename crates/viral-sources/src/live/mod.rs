@@ -1,18 +1,22 @@
 //! What the sources that keep a connection to a remote service share (Jetstream, Mastodon,
-//! X, and in part HTTP ingest): reconnect delays with jitter ([`Backoff`]), a way to
-//! wait that tests can record instead ([`Pause`]), the per-source metrics and readiness
-//! ([`SourceMonitor`]), line framing of a streamed HTTP body, and the TLS and HTTP
-//! client set-up.
+//! X, and in part HTTP ingest): reconnect delays with jitter ([`Backoff`]) and a way to
+//! wait that tests can record instead ([`Pause`]), both from `viral_runtime::backoff`
+//! (every retry loop in viral shares them), the per-source metrics and readiness
+//! ([`SourceMonitor`]), the life around the connections ([`Reconnect`]: start, one
+//! bounded attempt, the way back after a loss; [`Patience`]: the keys every connected
+//! source has), line framing of a streamed HTTP body, and the TLS and HTTP client set-up.
 
-mod backoff;
 mod lines;
 mod monitor;
+mod reconnect;
 #[cfg(test)]
 mod tests;
 
-pub use backoff::{Backoff, Pause, JITTER};
 pub(crate) use lines::{LineStream, Next};
 pub use monitor::{SourceMonitor, UNREADY_AFTER};
+pub(crate) use reconnect::{connect, positive, Attempt};
+pub use reconnect::{Patience, Reconnect};
+pub use viral_runtime::backoff::{Backoff, Pause, JITTER};
 
 use std::sync::Arc;
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
-use crate::live::UNREADY_AFTER;
-use crate::InvalidConfig;
+use crate::live::{positive, Patience, UNREADY_AFTER};
+use crate::{BuildContext, CheckContext, InvalidConfig, Source, SourceConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -119,24 +119,17 @@ impl MastodonConfig {
                 "follow at least one hashtag, or set public = true",
             ));
         }
-        for (key, d) in [
-            ("idle_timeout", self.idle_timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("reconnect_min", self.reconnect_min),
-            ("reconnect_max", self.reconnect_max),
-            ("unready_after", self.unready_after),
-        ] {
-            if d.is_zero() {
-                return Err(InvalidConfig::new(key, "must be positive"));
-            }
+        positive(&[("idle_timeout", self.idle_timeout)])?;
+        self.patience().check()
+    }
+
+    /// How patiently each stream reconnects.
+    pub fn patience(&self) -> Patience {
+        Patience {
+            connect_timeout: self.connect_timeout,
+            unready_after: self.unready_after,
+            reconnect: Some((self.reconnect_min, self.reconnect_max)),
         }
-        if self.reconnect_max < self.reconnect_min {
-            return Err(InvalidConfig::new(
-                "reconnect_max",
-                "must be at least reconnect_min",
-            ));
-        }
-        Ok(())
     }
 
     pub(crate) fn instance_url(&self) -> Result<Url, InvalidConfig> {
@@ -180,4 +173,20 @@ pub(crate) fn streaming_base(text: &str) -> Result<Url, String> {
         return Err(format!("{text:?}: no host"));
     }
     Ok(url)
+}
+
+impl SourceConfig for MastodonConfig {
+    fn check(&self, _: &CheckContext<'_>) -> Result<(), InvalidConfig> {
+        self.validate()
+    }
+
+    fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Source>, InvalidConfig> {
+        let token = ctx.secret("token_env", &self.token_env)?;
+        let monitor = ctx.monitor(super::SOURCE, self.unready_after);
+        Ok(Box::new(super::MastodonSource::new(
+            self.clone(),
+            token,
+            monitor,
+        )))
+    }
 }

@@ -27,8 +27,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use viral_core::Post;
 
-use crate::live::{Backoff, LineStream, Next, Pause, SourceMonitor};
-use crate::{send_or_stop, InvalidConfig, Source, SourceError};
+use crate::live::{connect, Attempt, Backoff, LineStream, Next, Reconnect, SourceMonitor};
+use crate::{send_or_stop, Source, SourceError};
 use config::{streaming_base, Stream};
 
 /// `Post::source` of Mastodon posts, and this source's name in metrics.
@@ -41,9 +41,7 @@ pub(crate) const MAX_EVENT: usize = 1 << 20;
 pub struct MastodonSource {
     config: MastodonConfig,
     token: String,
-    monitor: SourceMonitor,
-    pause: Pause,
-    jitter: Option<f64>,
+    live: Reconnect,
     /// The streaming base the instance announced, once it has answered.
     discovered: OnceCell<Url>,
     /// Streams currently connected.
@@ -64,9 +62,7 @@ impl MastodonSource {
         Self {
             config,
             token,
-            monitor,
-            pause: Pause::real(),
-            jitter: None,
+            live: Reconnect::new(monitor),
             discovered: OnceCell::new(),
             up: AtomicUsize::new(0),
             streams,
@@ -76,32 +72,14 @@ impl MastodonSource {
     /// Record backoff delays instead of sleeping, without jitter.
     #[cfg(test)]
     pub(crate) fn with_recorded_pauses(mut self) -> (Self, mpsc::UnboundedReceiver<Duration>) {
-        let (pause, delays) = Pause::recorded();
-        self.pause = pause;
-        self.jitter = Some(0.0);
+        let delays = self.live.record();
         (self, delays)
-    }
-
-    fn backoff(&self) -> Backoff {
-        let b = Backoff::exponential(self.config.reconnect_min, self.config.reconnect_max);
-        match self.jitter {
-            Some(j) => b.with_jitter(j),
-            None => b,
-        }
     }
 
     fn stream_up(&self) {
         if self.up.fetch_add(1, Ordering::SeqCst) + 1 == self.streams {
-            self.monitor.connected();
+            self.live.monitor().connected();
         }
-    }
-
-    /// A stream is down; `was_up` if it had been counted as connected.
-    fn stream_down(&self, was_up: bool) {
-        if was_up {
-            self.up.fetch_sub(1, Ordering::SeqCst);
-        }
-        self.monitor.disconnected();
     }
 
     /// Where to open streams: as configured, else as the instance announces (asked again
@@ -136,7 +114,7 @@ impl MastodonSource {
         sink: &mpsc::Sender<Post>,
         shutdown: &CancellationToken,
     ) {
-        let mut backoff = self.backoff();
+        let mut backoff = self.live.backoff(&self.config.patience());
         let mut parser = sse::Parser::new(MAX_EVENT);
         loop {
             parser.reset();
@@ -152,11 +130,15 @@ impl MastodonSource {
             match session.await {
                 End::Stop => return,
                 End::Lost(error) => {
-                    self.stream_down(was_up);
-                    let delay = backoff.next_delay();
-                    self.monitor
-                        .reconnecting(delay, &format!("{}: {error}", stream.label()));
-                    if !self.pause.wait(delay, shutdown).await {
+                    if was_up {
+                        self.up.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    let error = format!("{}: {error}", stream.label());
+                    if !self
+                        .live
+                        .retry(backoff.next_delay(), &error, shutdown)
+                        .await
+                    {
                         return;
                     }
                 }
@@ -186,20 +168,10 @@ impl MastodonSource {
             .bearer_auth(&self.token)
             .header(header::ACCEPT, "text/event-stream")
             .send();
-        let response = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => return End::Stop,
-            r = tokio::time::timeout(self.config.connect_timeout, request) => r,
-        };
-        let response = match response {
-            Err(_) => {
-                return End::Lost(format!(
-                    "no answer within {:?}",
-                    self.config.connect_timeout
-                ))
-            }
-            Ok(Err(e)) => return End::Lost(format!("cannot connect: {e}")),
-            Ok(Ok(r)) => r,
+        let response = match connect(self.config.connect_timeout, shutdown, request).await {
+            Attempt::Connected(r) => r,
+            Attempt::Failed(why) => return End::Lost(why),
+            Attempt::Stopped => return End::Stop,
         };
         match response.status() {
             StatusCode::OK => {}
@@ -233,8 +205,9 @@ impl MastodonSource {
                 Ok(Next::End) => return End::Lost("the server ended the stream".into()),
                 Ok(Next::TooLong) => {
                     parser.reset();
-                    self.monitor.event();
-                    self.monitor
+                    self.live.monitor().event();
+                    self.live
+                        .monitor()
                         .bad("too_large", &format!("a line over {MAX_EVENT} bytes"));
                     continue;
                 }
@@ -247,9 +220,10 @@ impl MastodonSource {
                     }
                 }
             };
-            self.monitor.event();
+            self.live.monitor().event();
             if event.too_large {
-                self.monitor
+                self.live
+                    .monitor()
                     .bad("too_large", &format!("an event over {MAX_EVENT} bytes"));
                 continue;
             }
@@ -264,7 +238,7 @@ impl MastodonSource {
                     }
                 }
                 Ok(None) => {}
-                Err((kind, detail)) => self.monitor.bad(kind, &detail),
+                Err((kind, detail)) => self.live.monitor().bad(kind, &detail),
             }
         }
     }
@@ -307,27 +281,20 @@ impl Source for MastodonSource {
         sink: mpsc::Sender<Post>,
         shutdown: CancellationToken,
     ) -> Result<(), SourceError> {
-        let config_error = |problem: InvalidConfig| SourceError::Config {
-            source_name: SOURCE.to_owned(),
-            problem,
-        };
-        self.config.validate().map_err(config_error)?;
-        let instance = self.config.instance_url().map_err(config_error)?;
-        let client = crate::live::http_client(self.config.connect_timeout).map_err(|e| {
-            SourceError::Start {
-                source_name: SOURCE.to_owned(),
-                problem: format!("HTTP client: {e}"),
-            }
-        })?;
+        let client = self.live.http_client(self.config.connect_timeout)?;
+        let instance = self.live.start(
+            self.config
+                .validate()
+                .and_then(|()| self.config.instance_url()),
+        )?;
         let streams = self.config.streams();
         let labels: Vec<String> = streams.iter().map(Stream::label).collect();
         tracing::info!(instance = %instance, streams = ?labels, "mastodon source started");
-        self.monitor.disconnected();
         let following = streams
             .iter()
             .map(|s| self.follow(s, &client, &instance, &sink, &shutdown));
         futures::future::join_all(following).await;
-        self.monitor.stopped();
+        self.live.monitor().stopped();
         Ok(())
     }
 }

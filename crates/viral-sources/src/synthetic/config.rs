@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::InvalidConfig;
+use crate::{BuildContext, CheckContext, InvalidConfig, Source, SourceConfig};
 
 /// Upper bound on any rate, in posts per simulated hour. A 10-second slice at this rate
 /// holds ~280k posts, which is as much as one slice should keep in memory at once.
@@ -68,8 +68,8 @@ impl Default for SyntheticConfig {
 impl SyntheticConfig {
     /// Check the values on their own; the keys named are relative to `sources.synthetic`.
     ///
-    /// Whether `spike_topic` names a configured topic is checked by the source when it
-    /// starts (and by the configuration loader), since only they know the topics.
+    /// Whether `spike_topic` names a configured topic is checked against the topics
+    /// ([`check_topics`](Self::check_topics)).
     pub fn validate(&self) -> Result<(), InvalidConfig> {
         if !(self.speed.is_finite() && self.speed > 0.0) {
             return Err(InvalidConfig::new(
@@ -119,5 +119,32 @@ impl SyntheticConfig {
             ));
         }
         Ok(())
+    }
+
+    /// `spike_topic`, if set, is one of `topics` (name, terms).
+    pub(crate) fn check_topics(
+        &self,
+        topics: &[(String, Vec<String>)],
+    ) -> Result<(), InvalidConfig> {
+        match &self.spike_topic {
+            Some(name) if !topics.iter().any(|(n, _)| n == name) => Err(InvalidConfig::new(
+                "spike_topic",
+                format!("{name:?} is not one of the configured topics"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl SourceConfig for SyntheticConfig {
+    fn check(&self, ctx: &CheckContext<'_>) -> Result<(), InvalidConfig> {
+        self.validate()?;
+        self.check_topics(ctx.topics)
+    }
+
+    fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Source>, InvalidConfig> {
+        let source =
+            super::SyntheticSource::new(self.clone(), ctx.topics.clone(), ctx.clock.clone());
+        Ok(Box::new(source))
     }
 }

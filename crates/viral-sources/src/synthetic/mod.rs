@@ -64,15 +64,7 @@ impl SyntheticSource {
 
     fn check(&self) -> Result<(), InvalidConfig> {
         self.config.validate()?;
-        if let Some(name) = &self.config.spike_topic {
-            if !self.topics.iter().any(|(n, _)| n == name) {
-                return Err(InvalidConfig::new(
-                    "spike_topic",
-                    format!("{name:?} is not one of the configured topics"),
-                ));
-            }
-        }
-        Ok(())
+        self.config.check_topics(&self.topics)
     }
 }
 

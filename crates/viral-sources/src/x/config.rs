@@ -6,8 +6,8 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
-use crate::live::UNREADY_AFTER;
-use crate::InvalidConfig;
+use crate::live::{positive, Patience, UNREADY_AFTER};
+use crate::{BuildContext, CheckContext, InvalidConfig, Source, SourceConfig};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -69,16 +69,17 @@ impl XConfig {
                 "leaves no room for terms within max_rule_length",
             ));
         }
-        for (key, d) in [
-            ("stall_timeout", self.stall_timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("unready_after", self.unready_after),
-        ] {
-            if d.is_zero() {
-                return Err(InvalidConfig::new(key, "must be positive"));
-            }
+        positive(&[("stall_timeout", self.stall_timeout)])?;
+        self.patience().check()
+    }
+
+    /// How patiently it reconnects (its delays are X's guidance, [`super::XBackoff`]).
+    pub fn patience(&self) -> Patience {
+        Patience {
+            connect_timeout: self.connect_timeout,
+            unready_after: self.unready_after,
+            reconnect: None,
         }
-        Ok(())
     }
 
     pub(crate) fn api(&self) -> Result<Url, InvalidConfig> {
@@ -88,5 +89,20 @@ impl XConfig {
             return Err(bad("use an http(s) URL with a host".into()));
         }
         Ok(url)
+    }
+}
+
+impl SourceConfig for XConfig {
+    /// Also that the topics make rules X accepts.
+    fn check(&self, ctx: &CheckContext<'_>) -> Result<(), InvalidConfig> {
+        self.validate()?;
+        super::rules::desired(ctx.topics, &self.rule_suffix, self.max_rule_length).map(|_| ())
+    }
+
+    fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Source>, InvalidConfig> {
+        let token = ctx.secret("token_env", &self.token_env)?;
+        let monitor = ctx.monitor(super::SOURCE, self.unready_after);
+        let source = super::XSource::new(self.clone(), token, ctx.topics.clone(), monitor);
+        Ok(Box::new(source))
     }
 }

@@ -28,8 +28,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use viral_core::Post;
 
-use crate::live::{LineStream, Next, Pause, SourceMonitor};
-use crate::{send_or_stop, InvalidConfig, Source, SourceError};
+use crate::live::{connect, Attempt, LineStream, Next, Reconnect, SourceMonitor};
+use crate::{send_or_stop, Source, SourceError};
 use rules::{Rule, RulesApi};
 use tweet::Line;
 
@@ -46,9 +46,7 @@ pub struct XSource {
     config: XConfig,
     token: String,
     topics: Vec<(String, Vec<String>)>,
-    monitor: SourceMonitor,
-    pause: Pause,
-    jitter: f64,
+    live: Reconnect,
 }
 
 enum End {
@@ -105,18 +103,14 @@ impl XSource {
             config,
             token,
             topics,
-            monitor,
-            pause: Pause::real(),
-            jitter: crate::live::JITTER,
+            live: Reconnect::new(monitor),
         }
     }
 
     /// Record backoff delays instead of sleeping, without jitter.
     #[cfg(test)]
     pub(crate) fn with_recorded_pauses(mut self) -> (Self, mpsc::UnboundedReceiver<Duration>) {
-        let (pause, delays) = Pause::recorded();
-        self.pause = pause;
-        self.jitter = 0.0;
+        let delays = self.live.record();
         (self, delays)
     }
 
@@ -140,20 +134,10 @@ impl XSource {
             .get(self.stream_url(api))
             .bearer_auth(&self.token)
             .send();
-        let response = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => return End::Stop,
-            r = tokio::time::timeout(self.config.connect_timeout, request) => r,
-        };
-        let response = match response {
-            Err(_) => {
-                return End::network(format!(
-                    "no answer within {:?}",
-                    self.config.connect_timeout
-                ))
-            }
-            Ok(Err(e)) => return End::network(format!("cannot connect: {e}")),
-            Ok(Ok(r)) => r,
+        let response = match connect(self.config.connect_timeout, shutdown, request).await {
+            Attempt::Connected(r) => r,
+            Attempt::Failed(why) => return End::network(why),
+            Attempt::Stopped => return End::Stop,
         };
         let status = response.status();
         if status != StatusCode::OK {
@@ -171,7 +155,7 @@ impl XSource {
             };
         }
         tracing::info!("x: connected to the filtered stream");
-        self.monitor.connected();
+        self.live.monitor().connected();
         let mut lines = LineStream::new(response, MAX_LINE);
         let mut stall_deadline = Instant::now() + self.config.stall_timeout;
         loop {
@@ -188,8 +172,9 @@ impl XSource {
                 Err(e) => return End::network(format!("connection lost: {e}")),
                 Ok(Next::End) => return End::network("X ended the stream"),
                 Ok(Next::TooLong) => {
-                    self.monitor.event();
-                    self.monitor
+                    self.live.monitor().event();
+                    self.live
+                        .monitor()
                         .bad("too_large", &format!("a line over {MAX_LINE} bytes"));
                     continue;
                 }
@@ -200,7 +185,7 @@ impl XSource {
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            self.monitor.event();
+            self.live.monitor().event();
             match tweet::parse(&line, chrono::Utc::now()) {
                 Line::Post(post) => {
                     if !send_or_stop(sink, shutdown, *post).await {
@@ -210,24 +195,9 @@ impl XSource {
                 Line::Disconnect(why) => {
                     return End::network(format!("X disconnected the stream: {why}"))
                 }
-                Line::Bad { kind, detail } => self.monitor.bad(kind, &detail),
+                Line::Bad { kind, detail } => self.live.monitor().bad(kind, &detail),
             }
         }
-    }
-
-    /// Wait after a failure; false if shutdown came first.
-    async fn retry(
-        &self,
-        backoff: &mut XBackoff,
-        failure: Failure,
-        until_reset: Option<Duration>,
-        message: &str,
-        shutdown: &CancellationToken,
-    ) -> bool {
-        self.monitor.disconnected();
-        let delay = backoff.next(failure, until_reset);
-        self.monitor.reconnecting(delay, &message);
-        self.pause.wait(delay, shutdown).await
     }
 }
 
@@ -242,27 +212,17 @@ impl Source for XSource {
         sink: mpsc::Sender<Post>,
         shutdown: CancellationToken,
     ) -> Result<(), SourceError> {
-        let config_error = |problem: InvalidConfig| SourceError::Config {
-            source_name: SOURCE.to_owned(),
-            problem,
-        };
-        self.config.validate().map_err(config_error)?;
-        let api = self.config.api().map_err(config_error)?;
-        let want: Vec<Rule> = rules::desired(
-            &self.topics,
-            &self.config.rule_suffix,
-            self.config.max_rule_length,
-        )
-        .map_err(config_error)?;
-        let client = crate::live::http_client(self.config.connect_timeout).map_err(|e| {
-            SourceError::Start {
-                source_name: SOURCE.to_owned(),
-                problem: format!("HTTP client: {e}"),
-            }
-        })?;
+        let client = self.live.http_client(self.config.connect_timeout)?;
+        let (api, want) = self.live.start(self.config.validate().and_then(|()| {
+            let want: Vec<Rule> = rules::desired(
+                &self.topics,
+                &self.config.rule_suffix,
+                self.config.max_rule_length,
+            )?;
+            Ok((self.config.api()?, want))
+        }))?;
         tracing::info!(api = %api, rules = want.len(), sync = self.config.sync_rules, "x source started");
-        self.monitor.disconnected();
-        let mut backoff = XBackoff::new(self.jitter);
+        let mut backoff = XBackoff::new(self.live.jitter());
         let mut synced = !self.config.sync_rules;
         loop {
             if !synced {
@@ -286,20 +246,12 @@ impl Source for XSource {
                             "x: stream rules follow the topics"
                         );
                         for why in &done.refused {
-                            self.monitor.bad("rule_refused", why);
+                            self.live.monitor().bad("rule_refused", why);
                         }
                     }
                     Err(e) => {
-                        if !self
-                            .retry(
-                                &mut backoff,
-                                e.failure,
-                                e.until_reset,
-                                &e.message,
-                                &shutdown,
-                            )
-                            .await
-                        {
+                        let delay = backoff.next(e.failure, e.until_reset);
+                        if !self.live.retry(delay, &e.message, &shutdown).await {
                             break;
                         }
                         continue;
@@ -316,16 +268,14 @@ impl Source for XSource {
                     until_reset,
                     message,
                 } => {
-                    if !self
-                        .retry(&mut backoff, failure, until_reset, &message, &shutdown)
-                        .await
-                    {
+                    let delay = backoff.next(failure, until_reset);
+                    if !self.live.retry(delay, &message, &shutdown).await {
                         break;
                     }
                 }
             }
         }
-        self.monitor.stopped();
+        self.live.monitor().stopped();
         Ok(())
     }
 }

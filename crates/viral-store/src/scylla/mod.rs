@@ -30,6 +30,7 @@ use scylla::policies::load_balancing::DefaultPolicy;
 use scylla::value::CqlTimestamp;
 use viral_core::time::{from_millis, to_millis, Millis};
 use viral_core::{Alert, AlertStatus, Sample, WindowCount};
+use viral_runtime::backoff::Backoff;
 
 pub use config::{Replication, ScyllaConfig};
 use statements::{CqlSample, Statements};
@@ -111,7 +112,8 @@ impl ScyllaStore {
         let store = Self::unconnected(config);
         let bg = store.clone();
         tokio::spawn(async move {
-            let mut backoff = Duration::from_secs(1);
+            let mut backoff = Backoff::exponential(Duration::from_secs(1), Duration::from_secs(30))
+                .with_jitter(0.0);
             loop {
                 match bg.try_connect().await {
                     Ok(c) => {
@@ -120,9 +122,9 @@ impl ScyllaStore {
                         return;
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, retry_in = ?backoff, "cannot connect to the store");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        let delay = backoff.next_delay();
+                        tracing::warn!(error = %e, retry_in = ?delay, "cannot connect to the store");
+                        tokio::time::sleep(delay).await;
                     }
                 }
             }

@@ -1,8 +1,10 @@
-//! How long a source waits before it tries its service again.
+//! How long a process waits before it tries again: a source its service, a stage its bus
+//! or its store, a store its database. One home, so that every retry loop grows its
+//! delays the same way.
 //!
 //! The shapes are pure iterators over delays (exponential from [`backon`], linear for X's
 //! network-error rule), so a test can assert the exact sequence a policy produces. Jitter
-//! is added on top, as a fraction of each delay, so that producers restarted together
+//! is added on top, as a fraction of each delay, so that processes restarted together
 //! (a deployment, a network blip) do not all knock on the service at the same instant.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -169,5 +171,73 @@ impl Pause {
             _ = shutdown.cancelled() => false,
             _ = tokio::time::sleep(delay) => true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn take(b: &mut Backoff, n: usize) -> Vec<Duration> {
+        (0..n).map(|_| b.next_delay()).collect()
+    }
+
+    #[test]
+    fn exponential_doubles_up_to_its_cap_and_resets() {
+        let mut b = Backoff::exponential(ms(500), ms(4000)).with_jitter(0.0);
+        assert_eq!(
+            take(&mut b, 6),
+            [ms(500), ms(1000), ms(2000), ms(4000), ms(4000), ms(4000)]
+        );
+        assert_eq!(b.attempts(), 6);
+        b.reset();
+        assert_eq!(b.attempts(), 0);
+        assert_eq!(take(&mut b, 2), [ms(500), ms(1000)]);
+    }
+
+    #[test]
+    fn linear_grows_by_its_step_up_to_its_cap() {
+        let mut b = Backoff::linear(ms(250), ms(1000)).with_jitter(0.0);
+        assert_eq!(
+            take(&mut b, 6),
+            [ms(250), ms(500), ms(750), ms(1000), ms(1000), ms(1000)]
+        );
+        b.reset();
+        assert_eq!(b.next_delay(), ms(250));
+    }
+
+    #[test]
+    fn jitter_only_adds_up_to_its_fraction_and_is_reproducible_by_seed() {
+        let exact = take(
+            &mut Backoff::exponential(ms(100), Duration::from_secs(60)).with_jitter(0.0),
+            10,
+        );
+        let jittered = take(
+            &mut Backoff::exponential(ms(100), Duration::from_secs(60)).with_seed(7),
+            10,
+        );
+        for (d, j) in exact.iter().zip(&jittered) {
+            assert!(*j >= *d && *j <= d.mul_f64(1.0 + JITTER), "{j:?} vs {d:?}");
+        }
+        assert_ne!(exact, jittered, "jitter changes something");
+        let again = take(
+            &mut Backoff::exponential(ms(100), Duration::from_secs(60)).with_seed(7),
+            10,
+        );
+        assert_eq!(jittered, again);
+    }
+
+    #[tokio::test]
+    async fn recorded_pause_reports_the_delay_and_returns_at_once() {
+        let (pause, mut delays) = Pause::recorded();
+        let stop = tokio_util::sync::CancellationToken::new();
+        assert!(pause.wait(Duration::from_secs(3600), &stop).await);
+        assert_eq!(delays.recv().await, Some(Duration::from_secs(3600)));
+        stop.cancel();
+        assert!(!pause.wait(ms(1), &stop).await);
     }
 }
