@@ -34,7 +34,7 @@ pub fn post_json(data: &[u8]) {
         let Ok(mut post) = serde_json::from_slice::<Post>(&line) else {
             continue;
         };
-        // DESIGN.md's rule about the future, as the file source applies it.
+        // The rule about the future (docs/ARCHITECTURE.md, "Windowing", rule 7), as the file source applies it.
         if too_far_ahead(post.event_time(), NOW_MS) {
             continue;
         }

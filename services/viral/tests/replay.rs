@@ -8,7 +8,7 @@ use serde_json::Value;
 use viral_integration_tests::config::TestConfig;
 use viral_integration_tests::schema::Schema;
 
-/// Worked by hand from DESIGN.md's rules; see the comments for what each line does.
+/// Worked by hand from the windowing rules (docs/ARCHITECTURE.md); see the comments for what each line does.
 const POSTS: &str = concat!(
     // [18:00,18:30) ocean-spray
     r#"{"id":"a","source":"x","text":"Ocean Spray and Dreams","created_at":"2020-09-25T18:00:00Z"}"#,

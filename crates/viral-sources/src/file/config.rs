@@ -11,7 +11,7 @@ use crate::{BuildContext, CheckContext, InvalidConfig, Source, SourceConfig};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    /// A JSONL file of posts (DESIGN.md's Post shape), one per line.
+    /// A JSONL file of posts (the Post message: docs/ARCHITECTURE.md), one per line.
     pub path: PathBuf,
     /// Where the recording is placed in time: moved onto the present (default) or as
     /// recorded.

@@ -1,4 +1,4 @@
-//! The file source: replays a JSONL file of posts (one DESIGN.md Post per line) into the
+//! The file source: replays a JSONL file of posts (one Post per line) into the
 //! live pipeline — by default moved onto the present and sent as the pipeline's clock
 //! reaches each post ([`timing`] says why and how), or with its recorded times.
 //!
@@ -159,8 +159,8 @@ impl FileSource {
         }
     }
 
-    /// DESIGN.md's rule about the future, on the times as recorded and against the
-    /// clock, exactly as `viral replay` applies it.
+    /// The rule about the future (docs/ARCHITECTURE.md, "Windowing", rule 7), on the times
+    /// as recorded and against the clock, exactly as `viral replay` applies it.
     fn not_ahead(&self, post: Post) -> Result<Post, String> {
         let (event, now) = (post.event_time(), self.clock.now_ms());
         if too_far_ahead(event, now) {

@@ -1,5 +1,5 @@
 //! The HTTP ingest source (the original system's API Gateway): other tools `POST
-//! /api/v1/posts` with one Post or a JSON array of Posts (DESIGN.md's shape) and a bearer
+//! /api/v1/posts` with one Post or a JSON array of Posts (the Post message) and a bearer
 //! token, and get
 //!
 //! - 202 `{"accepted": N}` only once the bus has accepted the mentions of every post —

@@ -58,7 +58,7 @@ struct Record {
     langs: Option<Vec<String>>,
 }
 
-/// How far past the wall clock an event's `time_us` may be: DESIGN.md's bound on event
+/// How far past the wall clock an event's `time_us` may be: the bound on event
 /// times (clocks disagree a little; a year 9999 is not a clock's error).
 pub const MAX_AHEAD_US: i64 = 24 * 3600 * 1_000_000;
 

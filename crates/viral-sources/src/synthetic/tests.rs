@@ -389,7 +389,7 @@ async fn the_live_source_refuses_a_bad_configuration() {
     }
 }
 
-/// The built-in demo (DESIGN: an alert within a minute) relies on these numbers: with the
+/// The built-in demo (an alert within a minute, as the README promises) relies on these numbers: with the
 /// defaults, 30-minute windows of the spike topic stay far below the demo configuration's
 /// threshold of 2000 until the spike, then the first three spike windows pass it.
 #[test]

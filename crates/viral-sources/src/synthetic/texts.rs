@@ -197,7 +197,7 @@ fn term_forms(term: &str, own_terms: &[Vec<String>]) -> Option<TermForms> {
 }
 
 /// Whether the words of `text` contain one of `terms` (each a word sequence) as a
-/// contiguous run: the matching rule of DESIGN.md.
+/// contiguous run: the matching rule (docs/ARCHITECTURE.md, "Matching").
 fn mentions(text: &str, terms: &[Vec<String>]) -> bool {
     let text = words(text);
     terms
