@@ -62,8 +62,9 @@ fetch() {
   if [ -f "$cache/.complete" ]; then return; fi
   log "fetching $TITLE $version from Maven Central into $cache"
   rm -rf "$cache" && mkdir -p "$cache"
+  # Maven's output goes to stderr: stdout is for the KEY=host:port line tests read.
   mvn -q -B -Dstyle.color=never -f "$here/$NAME/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$cache/libs" -DincludeScope=runtime
+    -DoutputDirectory="$cache/libs" -DincludeScope=runtime >&2
   touch "$cache/.complete"
 }
 

@@ -52,11 +52,13 @@ impl Script {
             .unwrap_or_else(|| panic!("{} printed no {}:\n{out}", self.file, self.address_key))
     }
 
+    /// The `KEY=host:port` line's address, wherever the key starts on its line: a first
+    /// Maven fetch once wrote terminal resets (`\e[0m`) in front of it.
     fn address(&self, text: &str) -> Option<String> {
         let prefix = format!("{}=", self.address_key);
         text.lines()
-            .find_map(|l| l.trim().strip_prefix(prefix.as_str()))
-            .map(str::to_owned)
+            .find_map(|l| l.find(&prefix).map(|at| &l[at + prefix.len()..]))
+            .map(|a| a.trim().to_owned())
     }
 }
 
@@ -104,5 +106,17 @@ impl Drop for OwnNode {
             .arg("stop")
             .env(self.script.state_var, self.state.path())
             .output();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_address_is_found_behind_terminal_escapes() {
+        let out = "cassandra.sh: fetching\n\u{1b}[0m\u{1b}[0mCASSANDRA_CONTACT=127.0.0.1:9042\n";
+        assert_eq!(
+            crate::cassandra::CASSANDRA.address(out).as_deref(),
+            Some("127.0.0.1:9042")
+        );
     }
 }
