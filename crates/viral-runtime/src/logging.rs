@@ -1,5 +1,8 @@
 //! Logs go to stderr through `tracing`: readable text on a terminal, one JSON object per
-//! line in containers. Standard output stays free for data (alerts, counts).
+//! line in containers. Standard output stays free for data (alerts, counts). Colours only
+//! on a terminal (and never with `NO_COLOR` set): a log redirected to a file is plain text.
+
+use std::io::IsTerminal;
 
 use tracing_subscriber::{fmt, EnvFilter};
 
@@ -9,7 +12,11 @@ pub fn init(json: bool, level: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(colour);
     let _ = if json {
         builder.json().flatten_event(true).try_init()
     } else {

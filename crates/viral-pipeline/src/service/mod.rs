@@ -64,6 +64,15 @@ pub enum Role {
 }
 
 impl Role {
+    /// The binary that runs this stage.
+    fn binary(self) -> &'static str {
+        match self {
+            Self::Producer => "viral-producer",
+            Self::Aggregator => "viral-aggregator",
+            Self::Alerter => "viral-alerter",
+        }
+    }
+
     fn of(name: &str) -> Option<Self> {
         match name {
             "viral-producer" => Some(Self::Producer),
@@ -74,23 +83,42 @@ impl Role {
     }
 }
 
+/// A service's command line: one flag, `--config FILE` (or `--config=FILE`, or
+/// `VIRAL_CONFIG`); `--help` and `--version` as usual.
+#[derive(Debug, clap::Parser)]
+struct Args {
+    /// The TOML config file shared by every service (README: Configuration); any key can
+    /// be overridden by a `VIRAL__…` environment variable.
+    #[arg(long, env = "VIRAL_CONFIG")]
+    config: PathBuf,
+}
+
+impl Args {
+    /// The process's arguments, for the service `name`; `--help`, `--version` and a
+    /// usage error print and exit here, as clap does.
+    fn parse_as(role: Role) -> Result<Self, ServiceError> {
+        use clap::{CommandFactory, FromArgMatches};
+        let about = match role {
+            Role::Producer => "viral's producer: posts from the sources, matched to topics, as mentions on Kafka",
+            Role::Aggregator => "viral's aggregator: mentions into windows, counts on Kafka and in the store; serves the query API and the dashboard",
+            Role::Alerter => "viral's alerter: window counts judged by the detectors; incidents stored and notified",
+        };
+        let name = role.binary();
+        let matches = Self::command()
+            .name(name)
+            .bin_name(name)
+            .about(about)
+            .version(env!("CARGO_PKG_VERSION"))
+            .get_matches();
+        Self::from_arg_matches(&matches).map_err(|e| ServiceError::Start(e.to_string()))
+    }
+}
+
 /// Run service `name` (`viral-producer`, …) with the process's arguments, serving
 /// `routes` too when the stage has a store.
 pub fn main(name: &str, routes: Option<Routes>) -> Result<(), ServiceError> {
     let role = Role::of(name).ok_or_else(|| ServiceError::Usage(name.into()))?;
-    let mut args = std::env::args().skip(1);
-    let path = match (args.next().as_deref(), args.next()) {
-        (Some("--config"), Some(p)) => PathBuf::from(p),
-        (Some("--version"), _) => {
-            println!("{name} {}", env!("CARGO_PKG_VERSION"));
-            return Ok(());
-        }
-        (None, _) => match std::env::var_os("VIRAL_CONFIG") {
-            Some(p) => PathBuf::from(p),
-            None => return Err(ServiceError::Usage(name.into())),
-        },
-        _ => return Err(ServiceError::Usage(name.into())),
-    };
+    let path = Args::parse_as(role)?.config;
     let config = viral_config::load(Some(&path))?;
     viral_runtime::logging::init(config.log.format == LogFormat::Json, &config.log.level);
     let kafka = match (&config.bus.kind, &config.bus.kafka) {
@@ -159,7 +187,9 @@ async fn run(
                 ))
             })?;
     tokio::spawn(watch_bus(bus.clone(), health.clone(), shutdown.clone()));
-    tracing::info!(service = name, ops = %format!("http://{addr}"), "started");
+    // The query API's binary serves the dashboard at the root of the same listener.
+    let dashboard = routes.map(|_| format!("http://{addr}/"));
+    tracing::info!(service = name, ops = %format!("http://{addr}"), dashboard, "started");
 
     let settings = settings(&config)?;
     let parts = Parts {

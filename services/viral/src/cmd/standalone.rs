@@ -80,6 +80,7 @@ async fn run_pipeline(config: Config, demo: bool) -> anyhow::Result<()> {
         sources = ?config.sources.others(),
         speed = config.sources.synthetic_runs().then_some(synthetic.speed),
         metrics = %format!("http://{addr}/metrics"),
+        dashboard = %format!("http://{addr}/"),
         "viral standalone is running; alerts are printed on stdout as JSON lines; Ctrl-C stops"
     );
 
