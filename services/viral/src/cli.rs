@@ -1,5 +1,6 @@
 //! Flags of every subcommand (`replay`, `standalone`, `counts` and `backtest` are a
-//! contract: docs/ARCHITECTURE.md and the README; `migrate` and `generate` are ours).
+//! contract: docs/ARCHITECTURE.md and the README; `check`, `test-alert`, `migrate` and
+//! `generate` are ours).
 
 use std::path::PathBuf;
 
@@ -59,6 +60,22 @@ pub enum Command {
         /// first window (humantime, e.g. `3d`), while detectors learn.
         #[arg(long, default_value = "0s", requires = "labels")]
         probation: String,
+    },
+    /// Check a config as start-up would (validation, every stage's settings, detectors,
+    /// notifiers) without connecting to anything; print what would run, or the error
+    /// naming the key.
+    Check {
+        #[arg(long, env = "VIRAL_CONFIG")]
+        config: PathBuf,
+    },
+    /// Send one made-up alert to every configured notifier (webhook, Slack, e-mail,
+    /// stdout) and say how each went: what a real alert will look like, now.
+    TestAlert {
+        #[arg(long, env = "VIRAL_CONFIG")]
+        config: PathBuf,
+        /// The topic the alert is about (default: the first configured).
+        #[arg(long)]
+        topic: Option<String>,
     },
     /// Print stored window counts of a topic, one JSON object per line.
     Counts {

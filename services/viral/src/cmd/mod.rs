@@ -1,12 +1,14 @@
 //! One module per subcommand.
 
 mod backtest;
+mod check;
 mod counts;
 mod generate;
 mod labels;
 mod migrate;
 pub mod replay;
 mod standalone;
+mod test_alert;
 
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter};
@@ -56,6 +58,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             to,
             limit,
         } => counts::run(&config, topic, from.as_deref(), to.as_deref(), limit),
+        Command::Check { config } => check::run(&config),
+        Command::TestAlert { config, topic } => test_alert::run(&config, topic),
         Command::Migrate { config, print } => migrate::run(&config, print),
         Command::Backtest {
             config,
