@@ -274,6 +274,14 @@ fn sources_are_checked_by_key_and_the_demo_runs_alone() {
 }
 
 #[test]
+fn the_brand_example_is_valid() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/brand.toml");
+    let c = load(Some(&path)).unwrap();
+    assert_eq!(c.sources.others(), ["jetstream", "mastodon"]);
+    assert!(c.notifiers.webhook.is_some());
+}
+
+#[test]
 fn the_bluesky_example_is_valid() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/bluesky.toml");
     let c = load(Some(&path)).unwrap();
