@@ -60,3 +60,22 @@ fn a_bad_config_fails_naming_the_key() {
     assert!(out.stdout.is_empty());
     assert!(stderr.contains("detectors[0].sensitivity"), "{stderr}");
 }
+
+#[test]
+fn a_source_whose_token_is_not_in_the_environment_fails_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TestConfig::demo()
+        .with(
+            "[sources.mastodon]\ninstance = \"https://mastodon.example\"\n\
+             token_env = \"VIRAL_CHECK_TEST_TOKEN_NOBODY_SETS\"\nhashtags = [\"spray\"]",
+        )
+        .write_in(dir.path());
+    let out = check(&config);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr.contains("sources.mastodon.token_env"), "{stderr}");
+}

@@ -1,6 +1,6 @@
 //! `viral check`: a config is read, validated and turned into every stage's settings,
-//! detectors and notifiers, exactly as a service's start-up would, without connecting to
-//! anything or starting a stage. A problem is the start-up error itself (naming the key);
+//! detectors, sources and notifiers (their secrets read from the environment), exactly as
+//! a service's start-up would, without connecting to anything or starting a stage. A problem is the start-up error itself (naming the key);
 //! a good config gets a short account of what would run. No secret is printed: only the
 //! names of the environment variables that hold them, and no URL (a Slack webhook's URL
 //! is a secret).
@@ -13,6 +13,8 @@ use viral_config::{BusKind, Config, StoreKind};
 use viral_core::Judge;
 use viral_pipeline::service::build;
 use viral_pipeline::stages::Settings;
+use viral_runtime::health::Health;
+use viral_runtime::metrics::Metrics;
 
 pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     let config = viral_config::load(Some(path))?;
@@ -20,16 +22,32 @@ pub fn run(path: &Path) -> anyhow::Result<ExitCode> {
     config.matcher()?;
     Judge::new(config.detectors.clone())
         .map_err(|(i, e)| anyhow::anyhow!("config key `detectors[{i}].{e}`"))?;
-    // Notifiers are built without a connection (a client, an SMTP transport).
+    // Notifiers and sources are built as start-up builds them (reading their secrets from
+    // the environment), and dropped: nothing connects. The one thing a source takes at
+    // build time is the ingest's port, which the checked service may hold right now.
+    let mut notes = Vec::new();
     let notifiers = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?
-        .block_on(async { build::notifiers(&config) })?;
+        .block_on(async {
+            let clock = build::clock(&config);
+            match build::sources(&config, clock, &Metrics::new(), &Health::new()) {
+                Ok(_) => {}
+                Err(e) if e.key.ends_with(".listen") => {
+                    notes.push(format!("note: {e} (in use by a running service?)"))
+                }
+                Err(e) => return Err(anyhow::Error::from(e)),
+            }
+            Ok(build::notifiers(&config)?)
+        })?;
 
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: ok", path.display())?;
     for line in account(&config, &settings, notifiers.iter().map(|n| n.name())) {
         writeln!(out, "  {line}")?;
+    }
+    for note in notes {
+        writeln!(out, "  {note}")?;
     }
     Ok(ExitCode::SUCCESS)
 }
