@@ -5,7 +5,9 @@
 //! - [`Bus`] / [`Subscription`]: the trait every bus implements (publish with
 //!   acknowledgement, consume as a group, commit progress together with output).
 //! - [`memory`]: an in-process bus for `viral standalone` and unit tests.
-//! - [`kafka`]: Apache Kafka (and compatible brokers) through librdkafka.
+//! - `kafka` (feature `kafka`): Apache Kafka (and compatible brokers) through librdkafka.
+//!   [`KafkaConfig`] is parsed and checked without it, so a binary that only reads
+//!   configs (the `viral` CLI and its standalone demo) does not link librdkafka.
 //!
 //! Payloads are bytes (JSON) on every bus, so the in-memory path exercises the same
 //! encoding, decoding and dead-lettering as Kafka does.
@@ -29,7 +31,9 @@
 //! at once), and to publish its output and record its progress as one unit
 //! ([`Subscription::commit`]): after a crash either both happened or neither did.
 
+#[cfg(feature = "kafka")]
 pub mod kafka;
+mod kafka_config;
 pub mod memory;
 
 use std::future::Future;
@@ -38,7 +42,9 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use thiserror::Error;
 
-pub use kafka::{KafkaBus, KafkaConfig};
+#[cfg(feature = "kafka")]
+pub use kafka::KafkaBus;
+pub use kafka_config::KafkaConfig;
 pub use memory::MemoryBus;
 
 /// librdkafka's default `message.max.bytes`: the largest message its producer sends.

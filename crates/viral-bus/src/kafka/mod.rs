@@ -9,14 +9,13 @@
 //!   ([`checkpoints`]). That is what makes counting exact across crashes.
 
 mod checkpoints;
-mod config;
 mod consumer;
 mod send;
 #[cfg(test)]
 mod tests;
 mod txn;
 
-pub use config::KafkaConfig;
+pub use crate::KafkaConfig;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

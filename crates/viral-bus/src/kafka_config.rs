@@ -1,4 +1,5 @@
-//! Keys of `[bus.kafka]`.
+//! Keys of `[bus.kafka]`: parsed and checked without librdkafka (the `kafka` feature), so
+//! every binary reads the same config file, whether or not it links the Kafka client.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
