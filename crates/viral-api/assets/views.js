@@ -51,9 +51,15 @@ export async function overview(main) {
   rows.sort((a, b) => (b.firing - a.firing) || (b.ratio - a.ratio) || a.t.name.localeCompare(b.t.name));
   const tbody = h("tbody");
   for (const r of rows) {
+    // "normal" only when counts are arriving: a topic that never had a window, or whose
+    // windows stopped, says so instead of looking fine.
     const state = r.firing
       ? h("span", { class: "badge firing", text: `going viral (${r.t.incidents.map((a) => a.detector).join(", ")})` })
-      : h("span", { class: "badge quiet", text: "normal" });
+      : r.t.data === "none"
+        ? h("span", { class: "badge nodata", text: "no data yet" })
+        : r.t.data === "stale"
+          ? h("span", { class: "badge nodata", text: `no recent data (last window ${r.t.latest.window_end.replace("T", " ").slice(0, 16)})` })
+          : h("span", { class: "badge quiet", text: "normal" });
     tbody.append(h("tr", { class: r.firing ? "viral" : "", "data-topic": r.t.name },
       h("th", { scope: "row" }, h("a", { href: `/topics/${enc(r.t.name)}`, text: r.t.name })),
       h("td", {}, sparkline(r.counts, `${r.t.name}: last day, ${r.counts.length} windows, peak ${fmt(Math.max(0, ...r.counts))}`)),

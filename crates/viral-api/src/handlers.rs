@@ -61,9 +61,33 @@ pub struct TopicSummary {
     /// The newest stored window, if any.
     #[schema(value_type = Option<WindowCountDoc>)]
     pub latest: Option<WindowCount>,
+    /// Whether counts are arriving: `none` (nothing counted yet), `stale` (the newest
+    /// window ended more than three windows ago: no posts reach the pipeline, or it is
+    /// down), or `current`. The dashboard says "normal" only for `current`.
+    pub data: DataState,
     /// Open incidents: their `firing` alerts (one per detector at most).
     #[schema(value_type = Vec<AlertDoc>)]
     pub incidents: Vec<Alert>,
+}
+
+/// Whether a topic's counts are arriving (see [`TopicSummary::data`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DataState {
+    None,
+    Stale,
+    Current,
+}
+
+impl DataState {
+    /// How `latest` stands against `now_ms`, for windows of `window_ms`.
+    fn of(latest: Option<&WindowCount>, now_ms: i64, window_ms: i64) -> Self {
+        match latest {
+            None => Self::None,
+            Some(w) if now_ms - w.window_end.timestamp_millis() > 3 * window_ms => Self::Stale,
+            Some(_) => Self::Current,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -146,9 +170,12 @@ pub async fn topics(State(state): State<QueryState>) -> Result<Json<TopicsRespon
             })
             .await
             .map_err(unavailable)?;
+        let window_ms = i64::try_from(state.window_size.as_millis()).unwrap_or(i64::MAX);
+        let data = DataState::of(latest.as_ref(), state.clock.now_ms(), window_ms);
         out.push(TopicSummary {
             name: topic.clone(),
             window: window_name(&state),
+            data,
             latest,
             incidents: open_incidents(recent),
         });

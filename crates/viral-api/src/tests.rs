@@ -118,6 +118,12 @@ async fn topics_list_the_latest_window_and_only_open_incidents() {
     assert_eq!(topics[1]["name"], "b");
     assert!(topics[1]["latest"].is_null());
     assert_eq!(topics[1]["incidents"], serde_json::json!([]));
+    // The clock is at minute 10,000: a's newest window is long gone, b never had one.
+    assert_eq!(topics[0]["data"], "stale");
+    assert_eq!(topics[1]["data"], "none");
+    api.store.put_counts(m, &[wc("b", 9_998, 0)]).await.unwrap();
+    let (_, body) = get(&api, "/api/v1/topics").await;
+    assert_eq!(body["topics"][1]["data"], "current");
 }
 
 #[tokio::test]

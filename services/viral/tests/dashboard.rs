@@ -446,6 +446,8 @@ async fn the_dashboard_shows_the_demo_spike_live_in_chromium() {
 fn hostile_config(posts: &std::path::Path) -> TestConfig {
     TestConfig::empty()
         .topic("ocean-spray", &["ocean spray"])
+        // Never mentioned (the file is empty): the overview must not call it "normal".
+        .topic("cranberry", &["cranberry"])
         .window("30m")
         .threshold(1000)
         .with(&format!(
@@ -590,4 +592,17 @@ async fn a_hostile_sample_link_runs_nothing_in_chromium() {
         .await;
     assert_eq!(pwned, Value::Null, "no link ran its script");
     browser.screenshot("hostile-links.png").await;
+
+    // The overview: the stored incident is going viral; the topic nothing was ever
+    // counted for says so instead of "normal".
+    browser.goto(&format!("{base}/")).await;
+    let states = browser
+        .until(
+            "both topics' states on the overview",
+            r#"const s = (t) => document.querySelector(`tr[data-topic="${t}"] .badge`);
+               return s('ocean-spray') && s('cranberry')
+                 && [s('ocean-spray').textContent, s('cranberry').textContent]"#,
+        )
+        .await;
+    assert_eq!(states, json!(["going viral (threshold)", "no data yet"]));
 }
