@@ -11,6 +11,13 @@ use viral_core::time::Millis;
 /// A source of "now" in epoch milliseconds.
 pub trait Clock: Send + Sync + 'static {
     fn now_ms(&self) -> Millis;
+
+    /// Where a simulated clock's time began; `None` for the wall clock. Whatever starts
+    /// "at the beginning" of a simulation starts here, not at its first reading, which
+    /// depends on how long start-up took (600× faster, 50 ms are half a simulated minute).
+    fn origin_ms(&self) -> Option<Millis> {
+        None
+    }
 }
 
 /// Shared handle to the process's clock.
@@ -60,5 +67,9 @@ impl Clock for SimClock {
     fn now_ms(&self) -> Millis {
         let real = self.started.elapsed().as_secs_f64() * 1000.0;
         self.origin + (real * self.speed) as Millis
+    }
+
+    fn origin_ms(&self) -> Option<Millis> {
+        Some(self.origin)
     }
 }

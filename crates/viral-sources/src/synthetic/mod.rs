@@ -38,9 +38,9 @@ const TICK: Duration = Duration::from_millis(100);
 
 /// Simulated posts about the configured topics, sent as the shared clock passes them.
 ///
-/// Simulated time zero is the clock's reading when [`Source::run`] starts: the spike
-/// begins `spike_after` later, and the posts are exactly those of
-/// [`generate`]`(config, topics, start, …)` for that start.
+/// Simulated time zero is a simulated clock's origin, or the wall clock's reading when
+/// [`Source::run`] starts: the spike begins `spike_after` later, and the posts are exactly
+/// those of [`generate`]`(config, topics, start, …)` for that start.
 pub struct SyntheticSource {
     config: SyntheticConfig,
     topics: Vec<(String, Vec<String>)>,
@@ -87,7 +87,12 @@ impl Source for SyntheticSource {
             source_name: NAME.to_owned(),
             problem,
         })?;
-        let start = self.clock.now_ms();
+        // On a simulated clock (the demo's) the day starts at its origin, whenever this
+        // task got to run: the same seed then gives the same posts, run after run.
+        let start = self
+            .clock
+            .origin_ms()
+            .unwrap_or_else(|| self.clock.now_ms());
         let mut generator = Generator::new(&self.config, &self.topics, start);
         let mut spike = SpikeLog::new(&generator);
         tracing::info!(

@@ -337,6 +337,43 @@ async fn the_live_source_sends_exactly_what_generate_yields() {
     assert_eq!(got, expected);
 }
 
+/// A simulated clock whose first reading comes some way past its origin, as when
+/// start-up takes a while at 600×: the source still starts at the origin.
+struct LateClock(ScriptedClock);
+
+impl Clock for LateClock {
+    fn now_ms(&self) -> Millis {
+        self.0.now_ms()
+    }
+
+    fn origin_ms(&self) -> Option<Millis> {
+        Some(START)
+    }
+}
+
+#[tokio::test]
+async fn on_a_simulated_clock_the_posts_start_at_its_origin_whenever_the_source_runs() {
+    let config = SyntheticConfig::default();
+    let expected: Vec<Post> = generate(&config, &topics(), START, HOUR).collect();
+    for late in [0, 7 * 60_000, 29 * 60_000] {
+        let clock = Arc::new(LateClock(ScriptedClock(Mutex::new(VecDeque::from([
+            START + late,
+            START + HOUR,
+        ])))));
+        let source = Box::new(SyntheticSource::new(config.clone(), topics(), clock));
+        let (tx, mut rx) = mpsc::channel(64);
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(source.run(tx, stop.clone()));
+        let mut got = Vec::new();
+        while got.len() < expected.len() {
+            got.push(rx.recv().await.unwrap());
+        }
+        stop.cancel();
+        task.await.unwrap().unwrap();
+        assert_eq!(got, expected, "first reading {late} ms past the origin");
+    }
+}
+
 #[tokio::test]
 async fn the_live_source_streams_on_a_fast_clock_until_cancelled() {
     let clock = Arc::new(SimClock::new(START, 1_000_000.0));
