@@ -143,10 +143,15 @@ export function drawChart(host, data, alerts, { onMarker } = {}) {
 }
 
 // The keys are drawn by style.css (classes, no inline styles: the CSP allows none).
-export function legend() {
+// Only what the chart can show is listed: a detector without a baseline (threshold) has
+// no expected line or band.
+export function legend(data = null) {
+  const has = (k) => !data || data[k].some((v) => v != null);
+  const keys = [["count", "count"], ["expected", "expected"], ["band", "normal band"], ["incident", "incident"]]
+    .filter(([key]) => key === "expected" ? has("expected") : key === "band" ? has("high") : true);
   const p = document.createElement("p");
   p.className = "legend";
-  for (const [key, label] of [["count", "count"], ["expected", "expected"], ["band", "normal band"], ["incident", "incident"]]) {
+  for (const [key, label] of keys) {
     const span = document.createElement("span");
     const swatch = document.createElement("i");
     swatch.className = `key-${key}`;

@@ -100,7 +100,7 @@ function incidentList(alerts) {
     }
     ul.append(h("li", { id: `incident-${id}`, tabindex: "-1" },
       h("strong", { text: `${f.window_start.replace("T", " ").slice(0, 16)} — ${f.count} mentions` }),
-      ` (${f.detector}, expected ${fmt(f.expected)}${f.band ? `, fires at ${fmt(f.band.high)}` : ""}) `,
+      ` (${f.detector}${f.expected != null ? `, expected ${fmt(f.expected)}` : ""}${f.band ? `, fires at ${fmt(f.band.high)}` : ""}) `,
       h("span", { class: e.resolved ? "badge quiet" : "badge firing", text: e.resolved ? "resolved" : "firing" }),
       samples));
   }
@@ -124,6 +124,7 @@ export async function topic(main, name, live) {
     h("h1", { text: name }),
     h("div", { class: "controls" }, h("label", { for: "range" }, "Range", select)),
     host, legend(), status, list);
+  const key = host.nextSibling;
 
   let to = null; // the end of the newest stored window: "now" in the store's time
   const { topics } = await api("/api/v1/topics");
@@ -152,6 +153,7 @@ export async function topic(main, name, live) {
       q.set("limit", "5000");
       const { alerts } = await api(`/api/v1/topics/${enc(name)}/alerts?${q}`);
       drawChart(host, data, alerts, { onMarker: (id) => document.getElementById(`incident-${id}`)?.focus() });
+      key.replaceChildren(...legend(data).childNodes);
       list.replaceChildren(list.firstChild, incidentList(alerts));
       status.textContent = `${data.start.length} windows shown`;
     } finally {

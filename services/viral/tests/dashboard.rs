@@ -545,6 +545,19 @@ async fn a_hostile_sample_link_runs_nothing_in_chromium() {
                  && !!document.querySelector('#chart svg.chart .fire')"#,
         )
         .await;
+    // A threshold has no baseline: no expected line or band in the legend, and the
+    // incident does not say "expected —".
+    let key = browser
+        .js(r#"return document.querySelector('.legend').textContent"#)
+        .await;
+    assert_eq!(key, json!("countincident"));
+    let incident = browser
+        .js(r#"return document.querySelector('#incidents > li strong').parentNode.textContent"#)
+        .await;
+    assert!(
+        !incident.as_str().unwrap_or_default().contains("expected"),
+        "{incident}"
+    );
     let links = browser
         .js(r#"return [...document.querySelectorAll('#incidents .samples a')].map(a => a.href)"#)
         .await;
