@@ -56,11 +56,27 @@ function fmtTime(ms, span) {
   return span > 3 * 86400e3 ? iso.slice(0, 10) : iso.slice(5, 16).replace("T", " ");
 }
 
+// One way to write a count everywhere: 2,418.
+export const fmtCount = (v) => (v == null ? "—" : Math.round(v).toLocaleString("en-US"));
+
+// A round step for about `parts` ticks up to `max`: 1, 2 or 5 times a power of ten.
+export function niceStep(max, parts) {
+  const raw = Math.max(max, 1) / parts;
+  const pow = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 5, 10].map((m) => m * pow).find((s) => s >= raw);
+  return Math.max(1, step);
+}
+
 // Draw `data` (the /expected or /backtest columns) into `host`, with `alerts` marked on
 // the time axis. Returns the <svg>; data-points tells how many windows it holds.
 export function drawChart(host, data, alerts, { onMarker } = {}) {
-  const width = Math.max(300, Math.round(host.clientWidth || 800)), height = 320;
-  const pad = { l: 48, r: 10, t: 14, b: 28 };
+  // Drawn at the size it is shown (style.css: 320 px high, 240 on a phone), so text
+  // keeps its size and the plot fills its box.
+  const cs = getComputedStyle(host);
+  const inner = host.clientWidth - parseFloat(cs.paddingLeft || 0) - parseFloat(cs.paddingRight || 0);
+  const width = Math.max(260, Math.round(inner || 800));
+  const height = window.matchMedia("(max-width: 640px)").matches ? 240 : 320;
+  const pad = { l: 52, r: 10, t: 22, b: 30 };
   const n = data.start.length;
   const svg = el("svg", {
     class: "chart", viewBox: `0 0 ${width} ${height}`, role: "img",
@@ -74,23 +90,29 @@ export function drawChart(host, data, alerts, { onMarker } = {}) {
     return svg;
   }
   const t0 = data.start[0], t1 = data.start[n - 1] === t0 ? t0 + 1 : data.start[n - 1];
-  let max = 1;
-  for (let i = 0; i < n; i++) max = Math.max(max, data.count[i], data.high[i] ?? 0);
-  max *= 1.08;
+  let peak = 1;
+  for (let i = 0; i < n; i++) peak = Math.max(peak, data.count[i], data.high[i] ?? 0);
+  // Value ticks on round numbers, the top one at or above the peak.
+  const step = niceStep(peak, 4);
+  const max = Math.ceil(peak / step) * step;
   const x = (t) => pad.l + ((t - t0) / (t1 - t0)) * (width - pad.l - pad.r);
   const y = (v) => height - pad.b - (Math.max(0, v) / max) * (height - pad.t - pad.b);
   const cols = width - pad.l - pad.r;
 
-  // Axes: four value ticks, four time ticks.
-  for (let k = 0; k <= 4; k++) {
-    const v = (max / 1.08) * (k / 4), yy = y(v);
+  for (let v = 0; v <= max; v += step) {
+    const yy = y(v);
     svg.append(el("line", { class: "axis", x1: pad.l, x2: width - pad.r, y1: yy, y2: yy }));
-    svg.append(el("text", { x: pad.l - 4, y: yy + 4, "text-anchor": "end" }, Math.round(v).toLocaleString()));
+    svg.append(el("text", { class: "tick-y", x: pad.l - 4, y: yy + 4, "text-anchor": "end" }, fmtCount(v)));
   }
-  for (let k = 0; k <= 3; k++) {
-    const t = t0 + ((t1 - t0) * k) / 3;
-    svg.append(el("text", { x: x(t), y: height - 8, "text-anchor": k === 0 ? "start" : k === 3 ? "end" : "middle" }, fmtTime(t, t1 - t0)));
+  svg.append(el("text", { class: "axis-title", x: pad.l, y: 12, "text-anchor": "start" }, `mentions per ${data.window} window`));
+  // Time ticks: as many as fit without overlapping (a label is ~100 px), times in UTC.
+  const labels = Math.max(2, Math.min(4, Math.floor(cols / 110) + 1));
+  for (let k = 0; k < labels; k++) {
+    const t = t0 + ((t1 - t0) * k) / (labels - 1);
+    const anchor = k === 0 ? "start" : k === labels - 1 ? "end" : "middle";
+    svg.append(el("text", { class: "tick-x", x: x(t), y: height - 10, "text-anchor": anchor }, fmtTime(t, t1 - t0)));
   }
+  svg.append(el("text", { class: "axis-title", x: width - pad.r, y: 12, "text-anchor": "end" }, "UTC"));
 
   // Incident spans behind everything: from the first firing window to the resolved one.
   const spans = new Map();
@@ -129,7 +151,7 @@ export function drawChart(host, data, alerts, { onMarker } = {}) {
     const t = Date.parse(s.firing.window_start);
     if (t < t0 || t > t1) continue;
     const m = el("circle", { class: "fire", cx: x(t), cy: height - pad.b, r: 7, tabindex: "0", role: "button", "data-incident": id });
-    const label = `Incident: ${s.firing.count} mentions at ${fmtTime(t, 0)} (${s.firing.detector})`;
+    const label = `Incident: ${fmtCount(s.firing.count)} mentions at ${fmtTime(t, 0)} UTC (${s.firing.detector})`;
     m.setAttribute("aria-label", label);
     m.append(el("title", {}, label));
     if (onMarker) {
@@ -138,8 +160,33 @@ export function drawChart(host, data, alerts, { onMarker } = {}) {
     }
     svg.append(m);
   }
+  readout(svg, data, x, width, pad);
   host.replaceChildren(svg);
   return svg;
+}
+
+// A tooltip for the nearest window under the pointer: its time, count and expectation.
+function readout(svg, data, x, width, pad) {
+  const n = data.start.length;
+  const line = el("line", { class: "cursor", x1: 0, x2: 0, y1: pad.t, y2: svg.viewBox.baseVal.height - pad.b, visibility: "hidden" });
+  const text = el("text", { class: "readout", x: width - pad.r, y: pad.t + 28, "text-anchor": "end", visibility: "hidden" });
+  svg.append(line, text);
+  svg.addEventListener("pointermove", (e) => {
+    const box = svg.getBoundingClientRect();
+    const at = ((e.clientX - box.left) / box.width) * width;
+    // The window whose start is nearest: starts are sorted, so a binary search.
+    let lo = 0, hi = n - 1;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (x(data.start[mid]) < at) lo = mid + 1; else hi = mid; }
+    const i = lo > 0 && Math.abs(x(data.start[lo - 1]) - at) < Math.abs(x(data.start[lo]) - at) ? lo - 1 : lo;
+    const xx = x(data.start[i]).toFixed(1);
+    line.setAttribute("x1", xx); line.setAttribute("x2", xx);
+    const expected = data.expected[i] != null ? `, expected ${fmtCount(data.expected[i])}` : "";
+    text.textContent = `${fmtTime(data.start[i], 0)} UTC: ${fmtCount(data.count[i])} mentions${expected}`;
+    line.setAttribute("visibility", "visible"); text.setAttribute("visibility", "visible");
+  });
+  svg.addEventListener("pointerleave", () => {
+    line.setAttribute("visibility", "hidden"); text.setAttribute("visibility", "hidden");
+  });
 }
 
 // The keys are drawn by style.css (classes, no inline styles: the CSP allows none).

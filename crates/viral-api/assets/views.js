@@ -1,7 +1,7 @@
 // The three pages: overview (every topic, what is going viral on top), a topic's chart
 // with its incidents, and the backtest form. They read only /api/v1.
 
-import { drawChart, legend, sparkline } from "./chart.js";
+import { drawChart, fmtCount, legend, sparkline } from "./chart.js";
 
 const enc = encodeURIComponent;
 export async function api(path) {
@@ -29,7 +29,7 @@ function webUrl(u) {
     return null;
   }
 }
-const fmt = (v) => (v == null ? "—" : Math.round(v).toLocaleString());
+const fmt = fmtCount;
 const DAY = 86400e3;
 
 // ---- Overview -------------------------------------------------------------------
@@ -99,7 +99,7 @@ function incidentList(alerts) {
       samples.append(h("li", {}, href ? h("a", { href, rel: "noopener noreferrer", text: s.text }) : s.text));
     }
     ul.append(h("li", { id: `incident-${id}`, tabindex: "-1" },
-      h("strong", { text: `${f.window_start.replace("T", " ").slice(0, 16)} — ${f.count} mentions` }),
+      h("strong", { text: `${f.window_start.replace("T", " ").slice(0, 16)} UTC — ${fmt(f.count)} mentions` }),
       ` (${f.detector}${f.expected != null ? `, expected ${fmt(f.expected)}` : ""}${f.band ? `, fires at ${fmt(f.band.high)}` : ""}) `,
       h("span", { class: e.resolved ? "badge quiet" : "badge firing", text: e.resolved ? "resolved" : "firing" }),
       samples));
@@ -132,6 +132,17 @@ export async function topic(main, name, live) {
   if (!me) throw new Error(`topic ${name} is not tracked`);
   if (me.latest) to = Date.parse(me.latest.window_end);
 
+  // The chart is drawn at its box's size: drawn again when the box changes (a rotated
+  // phone, a scrollbar that appears once the incidents are listed).
+  const onMarker = (id) => document.getElementById(`incident-${id}`)?.focus();
+  let drawn = null, drawnWidth = 0;
+  new ResizeObserver(() => {
+    if (drawn && host.clientWidth !== drawnWidth) {
+      drawnWidth = host.clientWidth;
+      drawChart(host, drawn[0], drawn[1], { onMarker });
+    }
+  }).observe(host);
+
   let busy = false, again = false;
   async function refresh() {
     if (busy) { again = true; return; }
@@ -152,7 +163,9 @@ export async function topic(main, name, live) {
       });
       q.set("limit", "5000");
       const { alerts } = await api(`/api/v1/topics/${enc(name)}/alerts?${q}`);
-      drawChart(host, data, alerts, { onMarker: (id) => document.getElementById(`incident-${id}`)?.focus() });
+      drawn = [data, alerts];
+      drawnWidth = host.clientWidth;
+      drawChart(host, data, alerts, { onMarker });
       key.replaceChildren(...legend(data).childNodes);
       list.replaceChildren(list.firstChild, incidentList(alerts));
       status.textContent = `${data.start.length} windows shown`;

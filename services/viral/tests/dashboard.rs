@@ -382,6 +382,78 @@ async fn the_dashboard_shows_the_demo_spike_live_in_chromium() {
         .await;
     let topic_png = browser.screenshot("topic.png").await;
 
+    // Readable on a phone: at 390 px the chart is drawn at the size it is shown (text
+    // keeps its size, the plot fills its box), time labels do not overlap, value ticks
+    // fall on round numbers, the axes say what and in which time zone, and a window
+    // under the pointer is read out.
+    browser
+        .cmd("/window/rect", Some(json!({"width": 390, "height": 844})))
+        .await;
+    browser.goto(&format!("{base}/topics/ocean-spray")).await;
+    let layout = browser
+        .until(
+            "the chart drawn at phone width, at the size it is shown",
+            r#"const s = document.querySelector('#chart svg.chart');
+               if (!s || Number(s.dataset.points) === 0) return null;
+               const box = s.getBoundingClientRect(), vb = s.viewBox.baseVal;
+               if (Math.abs(box.width - vb.width) > 1 || Math.abs(box.height - vb.height) > 1) return null;
+               const xs = [...s.querySelectorAll('.tick-x')].map((t) => t.getBoundingClientRect());
+               const px = (t) => parseFloat(getComputedStyle(t).fontSize) * box.width / vb.width;
+               return {
+                 width: box.width, scale: box.width / vb.width, vscale: box.height / vb.height,
+                 overlap: xs.some((a, i) => i > 0 && a.left < xs[i - 1].right),
+                 labels: xs.length,
+                 ticks: [...s.querySelectorAll('.tick-y')].map((t) => Number(t.textContent.replace(/,/g, ''))),
+                 titles: [...s.querySelectorAll('.axis-title')].map((t) => t.textContent),
+                 font: Math.min(...[...s.querySelectorAll('text')].map(px)),
+               };"#,
+        )
+        .await;
+    assert!(layout["width"].as_f64().unwrap() < 400.0, "{layout}");
+    for k in ["scale", "vscale"] {
+        let v = layout[k].as_f64().unwrap();
+        assert!((v - 1.0).abs() < 0.02, "drawn at {k} {v}: {layout}");
+    }
+    assert_eq!(layout["overlap"], false, "{layout}");
+    assert!(layout["labels"].as_u64().unwrap() >= 2, "{layout}");
+    assert!(layout["font"].as_f64().unwrap() >= 10.5, "{layout}");
+    let ticks: Vec<f64> = layout["ticks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_f64().unwrap())
+        .collect();
+    assert!(ticks.len() >= 3 && ticks[0] == 0.0, "{layout}");
+    let step = ticks[1];
+    let power = 10f64.powf(step.log10().floor());
+    assert!(
+        [1.0, 2.0, 5.0].contains(&(step / power)),
+        "a tick step of {step}: {layout}"
+    );
+    assert!(ticks.windows(2).all(|w| w[1] - w[0] == step), "{layout}");
+    assert_eq!(
+        layout["titles"],
+        json!(["mentions per 30m window", "UTC"]),
+        "{layout}"
+    );
+    let read = browser
+        .js(
+            r#"const s = document.querySelector('#chart svg.chart'), b = s.getBoundingClientRect();
+               s.dispatchEvent(new PointerEvent('pointermove',
+                 { clientX: b.left + b.width / 2, clientY: b.top + b.height / 2 }));
+               return s.querySelector('.readout').textContent"#,
+        )
+        .await;
+    let read = read.as_str().unwrap_or_default().to_owned();
+    assert!(
+        read.contains(" UTC: ") && read.contains(" mentions"),
+        "{read}"
+    );
+    browser.screenshot("topic-phone.png").await;
+    browser
+        .cmd("/window/rect", Some(json!({"width": 1280, "height": 900})))
+        .await;
+
     // The overview puts the viral topic on top while its incident is open.
     browser.goto(&format!("{base}/")).await;
     // (The spike lasts a simulated day, so its incident is still open here.)
