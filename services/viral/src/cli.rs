@@ -76,6 +76,9 @@ pub enum Command {
         /// The topic the alert is about (default: the first configured).
         #[arg(long)]
         topic: Option<String>,
+        /// Only this notifier (`stdout`, `webhook`, `email`); default: every one.
+        #[arg(long)]
+        notifier: Option<String>,
     },
     /// Print stored window counts of a topic, one JSON object per line.
     Counts {

@@ -33,7 +33,7 @@ fn a_good_config_is_accounted_for_and_its_secrets_are_not_printed() {
     );
     for line in [
         ": ok",
-        "topics: 2 (ocean-spray, cranberry)",
+        "topics: 2: ocean-spray [ocean spray, oceanspray]; cranberry [cranberry]",
         "windows: 30m hopping every 10m",
         "detectors: adaptive, threshold",
         "sources: synthetic",

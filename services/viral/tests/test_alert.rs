@@ -62,3 +62,35 @@ async fn a_refusing_receiver_fails_the_command() {
     assert!(!out.status.success(), "{stdout}");
     assert!(stdout.contains("webhook: failed"), "{stdout}");
 }
+
+#[tokio::test]
+async fn one_notifier_is_picked_by_name_and_an_unknown_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut hook = webhook::start().await;
+    let config = config_with_hook(dir.path(), &hook.url());
+    let run = |name: &'static str| {
+        let config = config.clone();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_viral"))
+                .args(["test-alert", "--notifier", name, "--config"])
+                .arg(&config)
+                .output()
+                .await
+                .expect("viral runs")
+        }
+    };
+    let out = run("webhook").await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(hook.requests.recv().await.is_some());
+    let out = run("email").await;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(r#"--notifier "email" is not configured"#) && stderr.contains("webhook"),
+        "{stderr}"
+    );
+}

@@ -58,7 +58,11 @@ fn account<'a>(
     settings: &Settings,
     notifiers: impl Iterator<Item = &'a str>,
 ) -> Vec<String> {
-    let topics: Vec<&str> = config.topics.iter().map(|t| t.name.as_str()).collect();
+    let topics: Vec<String> = config
+        .topics
+        .iter()
+        .map(|t| format!("{} [{}]", t.name, t.terms.join(", ")))
+        .collect();
     let spec = settings.aggregator.spec;
     let human = |ms: i64| {
         humantime::format_duration(std::time::Duration::from_millis(ms.unsigned_abs())).to_string()
@@ -90,7 +94,7 @@ fn account<'a>(
     };
     let notifiers: Vec<&str> = notifiers.collect();
     vec![
-        format!("topics: {} ({})", topics.len(), topics.join(", ")),
+        format!("topics: {}: {}", topics.len(), topics.join("; ")),
         format!("windows: {window}"),
         format!(
             "detectors: {}",

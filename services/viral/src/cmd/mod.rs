@@ -59,7 +59,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             limit,
         } => counts::run(&config, topic, from.as_deref(), to.as_deref(), limit),
         Command::Check { config } => check::run(&config),
-        Command::TestAlert { config, topic } => test_alert::run(&config, topic),
+        Command::TestAlert {
+            config,
+            topic,
+            notifier,
+        } => test_alert::run(&config, topic, notifier.as_deref()),
         Command::Migrate { config, print } => migrate::run(&config, print),
         Command::Backtest {
             config,

@@ -16,7 +16,7 @@ use viral_pipeline::service::build;
 /// How long a notifier may keep retrying the test alert.
 const PATIENCE: Duration = Duration::from_secs(20);
 
-pub fn run(path: &Path, topic: Option<String>) -> anyhow::Result<ExitCode> {
+pub fn run(path: &Path, topic: Option<String>, only: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut config = viral_config::load(Some(path))?;
     let topic = match topic {
         Some(t) => t,
@@ -32,7 +32,16 @@ pub fn run(path: &Path, topic: Option<String>) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let results = rt.block_on(async {
-        let notifiers = build::notifiers(&config)?;
+        let mut notifiers = build::notifiers(&config)?;
+        if let Some(only) = only {
+            let names: Vec<String> = notifiers.iter().map(|n| n.name().to_owned()).collect();
+            notifiers.retain(|n| n.name() == only);
+            anyhow::ensure!(
+                !notifiers.is_empty(),
+                "--notifier {only:?} is not configured; the configured ones are: {}",
+                names.join(", ")
+            );
+        }
         let mut results = Vec::new();
         for n in notifiers {
             results.push((n.name().to_owned(), n.notify(&alert).await));
