@@ -1,6 +1,6 @@
 //! Flags of every subcommand (`replay`, `standalone`, `counts` and `backtest` are a
-//! contract: docs/ARCHITECTURE.md and the README; `check`, `test-alert`, `migrate` and
-//! `generate` are ours).
+//! contract: docs/ARCHITECTURE.md and the README; `check`, `test-alert`, `migrate`,
+//! `generate` and `completions` are ours).
 
 use std::path::PathBuf;
 
@@ -104,6 +104,11 @@ pub enum Command {
         /// Print the CQL statements (placeholders filled in from the config) instead.
         #[arg(long)]
         print: bool,
+    },
+    /// Print the shell completion script for bash, zsh or fish.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
     },
     /// Write synthetic posts (the standalone demo's generator) as JSONL, for replay and
     /// benchmarks. Topics and generator settings come from the config.

@@ -79,3 +79,18 @@ fn a_source_whose_token_is_not_in_the_environment_fails_naming_the_key() {
     );
     assert!(stderr.contains("sources.mastodon.token_env"), "{stderr}");
 }
+
+#[test]
+fn completions_name_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_viral"))
+            .args(["completions", shell])
+            .output()
+            .expect("viral runs");
+        let script = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{shell}");
+        for sub in ["standalone", "replay", "check", "test-alert", "counts"] {
+            assert!(script.contains(sub), "{shell}: {sub} missing");
+        }
+    }
+}

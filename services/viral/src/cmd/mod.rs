@@ -58,6 +58,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             to,
             limit,
         } => counts::run(&config, topic, from.as_deref(), to.as_deref(), limit),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut cli = crate::cli::Cli::command();
+            clap_complete::generate(shell, &mut cli, "viral", &mut io::stdout().lock());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Check { config } => check::run(&config),
         Command::TestAlert {
             config,
