@@ -44,13 +44,11 @@ impl Role {
         }
     }
 
+    /// The stage binary `name` runs.
     fn of(name: &str) -> Option<Self> {
-        match name {
-            "viral-producer" => Some(Self::Producer),
-            "viral-aggregator" => Some(Self::Aggregator),
-            "viral-alerter" => Some(Self::Alerter),
-            _ => None,
-        }
+        [Self::Producer, Self::Aggregator, Self::Alerter]
+            .into_iter()
+            .find(|role| role.binary() == name)
     }
 }
 
