@@ -145,6 +145,9 @@ impl From<AlertDeliveries> for StoredAlert {
     ))]
 pub async fn topics(State(state): State<QueryState>) -> Result<Json<TopicsResponse>, ApiError> {
     let mut out = Vec::with_capacity(state.topics.len());
+    // One "now" for the whole answer, so every topic is judged at the same moment.
+    let now_ms = state.clock.now_ms();
+    let window_ms = i64::try_from(state.window_size.as_millis()).unwrap_or(i64::MAX);
     for topic in &state.topics {
         let latest = state
             .store
@@ -170,8 +173,7 @@ pub async fn topics(State(state): State<QueryState>) -> Result<Json<TopicsRespon
             })
             .await
             .map_err(unavailable)?;
-        let window_ms = i64::try_from(state.window_size.as_millis()).unwrap_or(i64::MAX);
-        let data = DataState::of(latest.as_ref(), state.clock.now_ms(), window_ms);
+        let data = DataState::of(latest.as_ref(), now_ms, window_ms);
         out.push(TopicSummary {
             name: topic.clone(),
             window: window_name(&state),
