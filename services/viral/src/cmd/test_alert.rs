@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use viral_config::Config;
+use viral_core::time::{format_rfc3339, from_millis};
+use viral_core::window::WindowSpec;
 use viral_core::{Alert, AlertStatus, Sample};
 use viral_pipeline::service::build;
 
@@ -27,7 +29,7 @@ pub fn run(path: &Path, topic: Option<String>, only: Option<&str>) -> anyhow::Re
             .ok_or_else(|| anyhow::anyhow!("config key `topics`: no topic to send about"))?,
     };
     shorten_retries(&mut config);
-    let alert = test_alert(&config, &topic, Utc::now());
+    let alert = test_alert(config.window_spec()?, &topic, Utc::now());
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -83,18 +85,16 @@ fn shorten_retries(config: &mut Config) {
 
 /// A firing alert about `topic` in the window that holds `now`, plainly a test: its own
 /// id each time (receivers de-duplicate on ids), detector `test`, one sample saying so.
-fn test_alert(config: &Config, topic: &str, now: DateTime<Utc>) -> Alert {
-    let size = chrono::Duration::from_std(config.window.size).unwrap_or(chrono::Duration::zero());
-    let size_ms = size.num_milliseconds().max(1);
-    let start_ms = now.timestamp_millis().div_euclid(size_ms) * size_ms;
-    let start = DateTime::from_timestamp_millis(start_ms).unwrap_or(now);
+fn test_alert(spec: WindowSpec, topic: &str, now: DateTime<Utc>) -> Alert {
+    let start_ms = spec.last_start_at(now.timestamp_millis());
+    let (start, end) = (from_millis(start_ms), from_millis(start_ms + spec.size()));
     Alert {
-        id: format!("{topic}:test:{}", now.format("%Y-%m-%dT%H:%M:%S%.3fZ")),
+        id: format!("{topic}:test:{}", format_rfc3339(&now)),
         topic: topic.to_owned(),
         detector: "test".into(),
         status: AlertStatus::Firing,
         window_start: start,
-        window_end: start + size,
+        window_end: end,
         count: 0,
         expected: None,
         band: None,
